@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bridle-gw/bridle/internal/gateway"
+)
+
+func newValidateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config with the same loader `bridle up` uses; print every error with file:line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			plan, err := gateway.Validate(configPath(cmd), os.LookupEnv)
+			if err != nil {
+				for _, e := range flatten(err) {
+					fmt.Fprintln(cmd.ErrOrStderr(), e)
+				}
+				return exitCode(1)
+			}
+			c := plan.Config
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d agent(s), %d connector(s), %d host(s))\n",
+				c.File, len(c.Agents), len(c.Connectors), len(plan.Hosts()))
+			return nil
+		},
+	}
+}
+
+// flatten unwraps errors.Join trees into one error per line.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

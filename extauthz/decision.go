@@ -1,0 +1,117 @@
+package extauthz
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Reason codes (DESIGN §3). They are the stable vocabulary of deny bodies,
+// logs and metric labels.
+const (
+	ReasonAllowed          = "allowed"
+	ReasonUnauthenticated  = "unauthenticated"
+	ReasonNoConnector      = "no_connector"
+	ReasonMisdirected      = "misdirected"
+	ReasonStoreUnavailable = "store_unavailable"
+	ReasonPolicyError      = "policy_error"
+)
+
+// statusFor maps reason codes to the HTTP status the agent sees.
+var statusFor = map[string]int{
+	ReasonUnauthenticated:  407,
+	ReasonNoConnector:      403,
+	ReasonMisdirected:      421,
+	ReasonStoreUnavailable: 503,
+	ReasonPolicyError:      503,
+}
+
+// messages are the human sentences of deny bodies. They never include
+// request data, so nothing an agent sent is reflected back.
+var messages = map[string]string{
+	ReasonUnauthenticated:  "proxy authentication required: use the agent token Bridle issued (HTTPS_PROXY=http://AGENT:TOKEN@proxy)",
+	ReasonNoConnector:      "this host has no connector configured in Bridle; the request was not sent",
+	ReasonMisdirected:      "the request's host does not match the host of its tunnel (CONNECT target and TLS SNI)",
+	ReasonStoreUnavailable: "Bridle's state store is unavailable; the request was denied",
+	ReasonPolicyError:      "Bridle could not evaluate its policy; the request was denied",
+}
+
+// Decision is the outcome of one Check. Its zero value denies: Allow must be
+// set explicitly, and a deny with no reason is reported as policy_error.
+type Decision struct {
+	ID        string
+	Allow     bool
+	Reason    string
+	Phase     string
+	Agent     string
+	Connector string
+	Action    string // action type, empty until connectors parse requests
+	Rule      string // deciding policy/rule, empty when none
+	// Credential is the header to inject on allow (request phase only).
+	Credential *Header
+}
+
+// Header is one injected header. String redacts the value.
+type Header struct {
+	Name, Value string
+}
+
+func (h Header) String() string { return h.Name + ": [redacted]" }
+
+// reason returns the deny reason, defaulting to policy_error so that a deny
+// built without one is still explained and still a deny.
+func (d *Decision) reason() string {
+	if d.Reason == "" || d.Reason == ReasonAllowed {
+		return ReasonPolicyError
+	}
+	return d.Reason
+}
+
+// Status is the HTTP status of a deny.
+func (d *Decision) Status() int {
+	if s, ok := statusFor[d.reason()]; ok {
+		return s
+	}
+	return 403
+}
+
+// denyBody is the JSON every non-2xx Bridle answer carries (DESIGN §3).
+type denyBody struct {
+	Error      string  `json:"error"`
+	Reason     string  `json:"reason"`
+	DecisionID string  `json:"decision_id"`
+	Action     *string `json:"action"`
+	Rule       *string `json:"rule"`
+}
+
+// Body renders the deny body.
+func (d *Decision) Body() []byte {
+	r := d.reason()
+	b := denyBody{Error: messages[r], Reason: r, DecisionID: d.ID, Action: nullable(d.Action), Rule: nullable(d.Rule)}
+	if b.Error == "" {
+		b.Error = "denied by Bridle"
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		return []byte(`{"error":"denied by Bridle","reason":"policy_error"}`)
+	}
+	return out
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// newDecisionID returns a 32-hex-digit id: 48 bits of milliseconds (so ids
+// sort by time in the audit log) and 80 random bits.
+func newDecisionID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,134 @@
+package extauthz
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strings"
+)
+
+// maxProxyAuthorization bounds what we parse; real values are < 200 bytes.
+const maxProxyAuthorization = 4096
+
+// Credentials is what an agent presented in Proxy-Authorization.
+type Credentials struct {
+	User  string // agent name claimed, may be empty
+	Token string
+}
+
+// Errors from ParseProxyAuthorization. They never contain the header value.
+var (
+	ErrNoCredentials = errors.New("no Proxy-Authorization header")
+	ErrBadScheme     = errors.New("Proxy-Authorization scheme must be Basic or Bearer")
+	ErrMalformed     = errors.New("malformed Proxy-Authorization header")
+)
+
+// ParseProxyAuthorization reads a Proxy-Authorization value. Accepted:
+//
+//	Basic base64(agent:token)   the user part names the token's agent
+//	Basic base64(:token)        no name: the token alone identifies the agent
+//	Basic base64(token:)        the token as the user (http://TOKEN@proxy)
+//	Bearer token
+func ParseProxyAuthorization(v string) (Credentials, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return Credentials{}, ErrNoCredentials
+	}
+	if len(v) > maxProxyAuthorization {
+		return Credentials{}, ErrMalformed
+	}
+	scheme, rest, ok := strings.Cut(v, " ")
+	if !ok {
+		return Credentials{}, ErrMalformed
+	}
+	rest = strings.TrimLeft(rest, " ")
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		if !validToken(rest) {
+			return Credentials{}, ErrMalformed
+		}
+		return Credentials{Token: rest}, nil
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return Credentials{}, ErrMalformed
+		}
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return Credentials{}, ErrMalformed
+		}
+		if pass == "" {
+			user, pass = "", user
+		}
+		if !validToken(pass) || strings.ContainsAny(user, "\x00\r\n") {
+			return Credentials{}, ErrMalformed
+		}
+		return Credentials{User: user, Token: pass}, nil
+	default:
+		return Credentials{}, ErrBadScheme
+	}
+}
+
+// validToken accepts printable ASCII without spaces: tokens Bridle issues
+// are base32, and anything else is a client error worth rejecting early.
+func validToken(t string) bool {
+	if t == "" || len(t) > 512 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// Agents authenticates tokens. It is immutable; a reload builds a new one.
+type Agents struct {
+	names  map[string]bool
+	hashes []tokenHash
+}
+
+type tokenHash struct {
+	sum   [32]byte
+	agent string
+}
+
+// NewAgents indexes agents by name and token hash.
+func NewAgents(agents map[string][][32]byte) *Agents {
+	a := &Agents{names: make(map[string]bool, len(agents))}
+	for name, sums := range agents {
+		a.names[name] = true
+		for _, s := range sums {
+			a.hashes = append(a.hashes, tokenHash{sum: s, agent: name})
+		}
+	}
+	return a
+}
+
+// Exists reports whether an agent of that name is configured; removing an
+// agent from the config cuts its open tunnels at their next request.
+func (a *Agents) Exists(name string) bool { return a.names[name] }
+
+// Authenticate returns the agent the credentials belong to. The token is
+// hashed with SHA-256 and compared against every stored hash in constant
+// time, without early exit, so timing reveals nothing about which hash (or
+// how much of one) matched. The claimed user, if any, must be that agent.
+func (a *Agents) Authenticate(c Credentials) (string, bool) {
+	sum := sha256.Sum256([]byte(c.Token))
+	match := -1
+	for i := range a.hashes {
+		if subtle.ConstantTimeCompare(sum[:], a.hashes[i].sum[:]) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return "", false
+	}
+	agent := a.hashes[match].agent
+	if c.User != "" && c.User != agent {
+		return "", false
+	}
+	return agent, true
+}

@@ -1,0 +1,152 @@
+package extauthz
+
+import (
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Contract with the Envoy config (package envoy builds the same names; a
+// test keeps them equal).
+const (
+	phaseKey     = "phase"
+	connectorKey = "connector"
+	hostKey      = "host"
+	phaseConnect = "connect"
+	phasePlain   = "plain"
+	phaseRequest = "request"
+
+	headerAgentID          = "x-bridle-agent-id"
+	headerConnectAuthority = "x-bridle-connect-authority"
+	headerDecisionID       = "x-bridle-decision-id"
+	metadataAgentID        = "agent_id"
+)
+
+// request is the part of a CheckRequest the pipeline reads.
+type request struct {
+	ctx     map[string]string
+	headers map[string]string // lower-case names
+	method  string
+	host    string // :authority
+	path    string // includes the query string
+	sni     string
+}
+
+func newRequest(r *authv3.CheckRequest) request {
+	a := r.GetAttributes()
+	h := a.GetRequest().GetHttp()
+	return request{
+		ctx:     a.GetContextExtensions(),
+		headers: h.GetHeaders(),
+		method:  h.GetMethod(),
+		host:    strings.ToLower(h.GetHost()),
+		path:    h.GetPath(),
+		sni:     a.GetTlsSession().GetSni(),
+	}
+}
+
+// agentCredentialHeaders are headers an agent might use to carry its own
+// credential. They are removed on every allow (DESIGN invariant 3), except
+// the connector's own credential header, which is overwritten instead
+// (Envoy applies removals after sets, so a header must not be in both).
+var agentCredentialHeaders = []string{"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
+
+func respond(d *Decision) *authv3.CheckResponse {
+	if d.Allow {
+		return allowResponse(d)
+	}
+	return denyResponse(d)
+}
+
+func allowResponse(d *Decision) *authv3.CheckResponse {
+	ok := &authv3.OkHttpResponse{
+		ResponseHeadersToAdd: []*corev3.HeaderValueOption{header(headerDecisionID, d.ID)},
+	}
+	if d.Phase != phaseConnect {
+		cred := ""
+		if d.Credential != nil {
+			cred = strings.ToLower(d.Credential.Name)
+			ok.Headers = []*corev3.HeaderValueOption{header(cred, d.Credential.Value)}
+		}
+		for _, h := range agentCredentialHeaders {
+			if h != cred {
+				ok.HeadersToRemove = append(ok.HeadersToRemove, h)
+			}
+		}
+	}
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(code.Code_OK)},
+		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		DynamicMetadata: metadata(d),
+	}
+}
+
+func denyResponse(d *Decision) *authv3.CheckResponse {
+	status := d.Status()
+	headers := []*corev3.HeaderValueOption{
+		header("content-type", "application/json"),
+		header(headerDecisionID, d.ID),
+	}
+	grpcCode := code.Code_PERMISSION_DENIED
+	if status == 407 {
+		grpcCode = code.Code_UNAUTHENTICATED
+		headers = append(headers, header("proxy-authenticate", `Basic realm="bridle"`))
+	}
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(grpcCode)},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
+			Headers: headers,
+			Body:    string(d.Body()),
+		}},
+		DynamicMetadata: metadata(d),
+	}
+}
+
+func header(k, v string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: k, Value: v},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+// metadata is the decision as Envoy's access log sees it (joined with the
+// decision record on decision_id). It never holds a credential.
+func metadata(d *Decision) *structpb.Struct {
+	outcome := "deny"
+	if d.Allow {
+		outcome = "allow"
+	}
+	f := map[string]*structpb.Value{
+		"decision_id": structpb.NewStringValue(d.ID),
+		"decision":    structpb.NewStringValue(outcome),
+		"status":      structpb.NewStringValue(strconv.Itoa(statusOf(d))),
+	}
+	if d.Agent != "" {
+		f["agent"] = structpb.NewStringValue(d.Agent)
+		if d.Allow && d.Phase == phaseConnect {
+			// Read by set_filter_state and carried into the tunnel.
+			f[metadataAgentID] = structpb.NewStringValue(d.Agent)
+		}
+	}
+	if d.Connector != "" {
+		f["connector"] = structpb.NewStringValue(d.Connector)
+	}
+	if !d.Allow {
+		f["reason"] = structpb.NewStringValue(d.reason())
+	}
+	return &structpb.Struct{Fields: f}
+}
+
+func statusOf(d *Decision) int {
+	if d.Allow {
+		return 200
+	}
+	return d.Status()
+}

@@ -1,0 +1,233 @@
+// Package extauthz is Bridle's decision service: the Envoy ext_authz v3
+// Check server. Each Check runs the pipeline of DESIGN §2 (identity →
+// connector → host binding → decision → credential) and answers with an
+// allow that carries the credential header, or a deny with the JSON body,
+// status and reason code of DESIGN §3. Any error on the way is a deny.
+package extauthz
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+)
+
+// Snapshot is the configuration decisions read. It is immutable; a reload
+// swaps in a new one atomically, so a Check sees one consistent version.
+type Snapshot struct {
+	Agents     *Agents
+	Connectors map[string]*Connector
+}
+
+// Connector is what the decision service knows of one connector.
+type Connector struct {
+	Name       string
+	Hosts      map[string]bool
+	Credential *Header // nil: forward without injecting
+}
+
+// Server answers Checks. It does not listen: Register it on a grpc.Server.
+// Check is safe for concurrent use.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	snap atomic.Pointer[Snapshot]
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New returns a server that denies everything (503) until Swap gives it a
+// snapshot: a cold start never allows (DESIGN invariant 9).
+func New(log *slog.Logger) *Server {
+	return &Server{log: log, now: time.Now}
+}
+
+// Register adds the Authorization service to g.
+func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
+
+// Swap installs a new snapshot for subsequent Checks.
+func (s *Server) Swap(snap *Snapshot) { s.snap.Store(snap) }
+
+// Check decides one request. It always answers (never a gRPC error) so that
+// every denial carries a decision id; a panic anywhere below is turned into
+// a deny as well.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+	now := s.now()
+	d := &Decision{ID: newDecisionID(now)}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("decision panicked; denying", "decision_id", d.ID, "panic", p)
+			d = &Decision{ID: d.ID, Phase: d.Phase, Reason: ReasonPolicyError}
+			resp, err = respond(d), nil
+		}
+	}()
+	in := newRequest(req)
+	s.decide(ctx, in, d)
+	s.logDecision(in, d)
+	return respond(d), nil
+}
+
+// decide fills d. Every return path that does not set d.Allow denies.
+func (s *Server) decide(ctx context.Context, in request, d *Decision) {
+	d.Phase = in.ctx[phaseKey]
+	snap := s.snap.Load()
+	if snap == nil {
+		d.Reason = ReasonPolicyError
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		// Envoy gave up (timeout or client gone): answer deny anyway.
+		d.Reason = ReasonPolicyError
+		return
+	}
+	switch d.Phase {
+	case phaseConnect:
+		s.connect(snap, in, d)
+	case phasePlain:
+		s.plain(snap, in, d)
+	case phaseRequest:
+		s.request(snap, in, d)
+	default:
+		// A route without a phase is a config bug: deny.
+		d.Reason = ReasonPolicyError
+	}
+}
+
+// connect authenticates a CONNECT and checks its target has a connector.
+// Authentication comes first so an unauthenticated client learns nothing
+// about which hosts are configured.
+func (s *Server) connect(snap *Snapshot, in request, d *Decision) {
+	if !s.authenticate(snap, in, d) {
+		return
+	}
+	c := s.connector(snap, in, d)
+	if c == nil {
+		return
+	}
+	if !strings.EqualFold(in.host, in.ctx[hostKey]+":443") {
+		d.Reason = ReasonNoConnector
+		return
+	}
+	d.Allow = true
+}
+
+// plain decides an absolute-form http:// request: authentication and the
+// request decision in one phase.
+func (s *Server) plain(snap *Snapshot, in request, d *Decision) {
+	if !s.authenticate(snap, in, d) {
+		return
+	}
+	c := s.connector(snap, in, d)
+	if c == nil {
+		return
+	}
+	if h := stripPort(in.host, "80"); !strings.EqualFold(h, in.ctx[hostKey]) {
+		d.Reason = ReasonMisdirected
+		return
+	}
+	s.forward(c, d)
+}
+
+// request decides one decrypted request inside a tunnel. Identity comes
+// from the header Envoy set from the tunnel's filter state (agent copies
+// are removed before it is set).
+func (s *Server) request(snap *Snapshot, in request, d *Decision) {
+	agent := in.headers[headerAgentID]
+	if agent == "" || agent == "-" || !snap.Agents.Exists(agent) {
+		d.Reason = ReasonUnauthenticated
+		return
+	}
+	d.Agent = agent
+	c := s.connector(snap, in, d)
+	if c == nil {
+		return
+	}
+	// Credential binding (DESIGN invariant 4): the :authority, the TLS SNI
+	// and the CONNECT target must all name this chain's host.
+	want := in.ctx[hostKey]
+	if !strings.EqualFold(stripPort(in.host, "443"), want) ||
+		!strings.EqualFold(in.sni, want) ||
+		!strings.EqualFold(in.headers[headerConnectAuthority], want+":443") {
+		d.Reason = ReasonMisdirected
+		return
+	}
+	s.forward(c, d)
+}
+
+// forward is the allow of this build's decision: an authenticated agent and
+// a connector host. The policy engine plugs in here.
+func (s *Server) forward(c *Connector, d *Decision) {
+	d.Credential = c.Credential
+	d.Allow = true
+}
+
+func (s *Server) authenticate(snap *Snapshot, in request, d *Decision) bool {
+	creds, err := ParseProxyAuthorization(in.headers["proxy-authorization"])
+	if err != nil {
+		d.Reason = ReasonUnauthenticated
+		return false
+	}
+	agent, ok := snap.Agents.Authenticate(creds)
+	if !ok {
+		d.Reason = ReasonUnauthenticated
+		return false
+	}
+	d.Agent = agent
+	return true
+}
+
+func (s *Server) connector(snap *Snapshot, in request, d *Decision) *Connector {
+	c, ok := snap.Connectors[in.ctx[connectorKey]]
+	if !ok || !c.Hosts[strings.ToLower(in.ctx[hostKey])] {
+		d.Reason = ReasonNoConnector
+		return nil
+	}
+	d.Connector = c.Name
+	return c
+}
+
+// stripPort removes ":port" when it is the given default port.
+func stripPort(hostport, port string) string {
+	if h, ok := strings.CutSuffix(hostport, ":"+port); ok {
+		return h
+	}
+	return hostport
+}
+
+func (s *Server) logDecision(in request, d *Decision) {
+	level, outcome := slog.LevelWarn, "deny"
+	reason := d.reason()
+	if d.Allow {
+		level, outcome, reason = slog.LevelInfo, "allow", ReasonAllowed
+	} else if d.Status() >= 500 {
+		level = slog.LevelError
+	}
+	path, _, _ := strings.Cut(in.path, "?") // query values may be secrets
+	s.log.LogAttrs(context.Background(), level, "decision",
+		slog.String(LogDecisionID, d.ID),
+		slog.String(LogPhase, d.Phase),
+		slog.String(LogDecision, outcome),
+		slog.String(LogReason, reason),
+		slog.String(LogAgent, d.Agent),
+		slog.String(LogConnector, d.Connector),
+		slog.String(LogMethod, in.method),
+		slog.String(LogHost, in.host),
+		slog.String(LogPath, path),
+	)
+}
+
+// Canonical log field names (one line per decision).
+const (
+	LogDecisionID = "decision_id"
+	LogPhase      = "phase"
+	LogDecision   = "decision"
+	LogReason     = "reason"
+	LogAgent      = "agent"
+	LogConnector  = "connector"
+	LogMethod     = "method"
+	LogHost       = "host"
+	LogPath       = "path"
+)

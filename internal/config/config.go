@@ -1,0 +1,208 @@
+// Package config reads bridle.yaml: the wire format, a strict decoder that
+// reports every problem with file:line:col, and validation into the runtime
+// types the rest of Bridle uses. It imports nothing else of Bridle's.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Version is the only config format version this build understands.
+const Version = 1
+
+// Defaults for listen addresses; all loopback so that nothing is exposed
+// until an operator decides to.
+const (
+	DefaultProxy      = "127.0.0.1:3128"
+	DefaultAPI        = "127.0.0.1:3180"
+	DefaultXDS        = "127.0.0.1:18000"
+	DefaultAuthz      = "127.0.0.1:18001"
+	DefaultEnvoyAdmin = "127.0.0.1:9901"
+	DefaultStateDir   = ".bridle"
+)
+
+// wire is bridle.yaml as written. It is kept apart from Config so the file
+// format can stay stable while runtime types change.
+type wire struct {
+	Version    *int            `yaml:"version"`
+	Listen     wireListen      `yaml:"listen"`
+	StateDir   string          `yaml:"state_dir"`
+	Agents     []wireAgent     `yaml:"agents"`
+	Connectors []wireConnector `yaml:"connectors"`
+	Policies   []string        `yaml:"policies"`
+}
+
+type wireListen struct {
+	Proxy      string `yaml:"proxy"`
+	API        string `yaml:"api"`
+	XDS        string `yaml:"xds"`
+	Authz      string `yaml:"authz"`
+	EnvoyAdmin string `yaml:"envoy_admin"`
+}
+
+type wireAgent struct {
+	Name         string   `yaml:"name"`
+	TokenSHA256  string   `yaml:"token_sha256"`
+	TokenSHA256s []string `yaml:"token_sha256s"`
+}
+
+type wireConnector struct {
+	Name                       string          `yaml:"name"`
+	Type                       string          `yaml:"type"`
+	Hosts                      []string        `yaml:"hosts"`
+	Upstream                   string          `yaml:"upstream"`
+	UpstreamCA                 string          `yaml:"upstream_ca"`
+	UnsafeAllowPrivateUpstream bool            `yaml:"unsafe_allow_private_upstream"`
+	Credential                 *wireCredential `yaml:"credential"`
+}
+
+type wireCredential struct {
+	Header string `yaml:"header"`
+	Value  string `yaml:"value"`
+}
+
+// Config is a validated configuration. It is immutable once returned by
+// Load or Parse; a reload builds a new one.
+type Config struct {
+	File       string // absolute path of bridle.yaml
+	Dir        string // directory relative paths are resolved against
+	Listen     Listen
+	StateDir   string // absolute
+	Agents     []Agent
+	Connectors []Connector
+	Policies   []string // patterns as written; resolve against Dir
+
+	places map[string]pos
+}
+
+// Listen holds the addresses Bridle and its Envoy bind. Port 0 means "pick a
+// free port"; the bound addresses are written to <state_dir>/endpoints.json.
+type Listen struct {
+	Proxy, API, XDS, Authz, EnvoyAdmin string
+}
+
+// Agent is one agent identity. Only SHA-256 hashes of its tokens are kept.
+type Agent struct {
+	Name         string
+	TokenSHA256s [][32]byte
+}
+
+// Connector is one upstream API the agents may reach.
+type Connector struct {
+	Name  string
+	Type  string
+	Hosts []string
+	// Upstream, when set, is dialled instead of resolving the host names
+	// (tests, private APIs). host:port.
+	Upstream string
+	// UpstreamCA is PEM bytes of extra roots trusted for this upstream.
+	UpstreamCA                 []byte
+	UnsafeAllowPrivateUpstream bool
+	Credential                 *Credential
+}
+
+// Credential is the header Bridle injects on allowed requests.
+type Credential struct {
+	Header string
+	Value  string
+}
+
+// String redacts the value so a credential can never reach a log line
+// through fmt or slog by accident (DESIGN invariant 2).
+func (c Credential) String() string { return c.Header + ": [redacted]" }
+
+// GoString redacts for %#v as well.
+func (c Credential) GoString() string { return c.String() }
+
+// LogValue redacts for log/slog.
+func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Load reads and validates the config file at path, resolving ${env:NAME}
+// from the process environment. Every problem found is returned at once,
+// joined, each an *Error naming file:line:col.
+func Load(path string) (*Config, error) { return LoadEnv(path, os.LookupEnv) }
+
+// LoadEnv is Load with an explicit environment.
+func LoadEnv(path string, env func(string) (string, bool)) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config path %s: %w", path, err)
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(abs, data, env)
+}
+
+// Parse decodes and validates config bytes. file names the source in
+// errors and anchors relative paths; env resolves ${env:NAME}.
+func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	d := &decoder{file: file, env: env, places: map[string]pos{}}
+	var w wire
+	if err := d.document(data, &w); err != nil {
+		return nil, err
+	}
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	v := &validator{d: d, cfg: &Config{File: file, Dir: filepath.Dir(file), places: d.places}}
+	v.run(&w)
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return v.cfg, nil
+}
+
+// document decodes exactly one YAML document into w.
+func (d *decoder) document(data []byte, w *wire) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		return &Error{File: d.file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return &Error{File: d.file, Line: extra.Line, Col: extra.Column, Msg: "a second YAML document is not allowed"}
+	}
+	if len(root.Content) == 0 {
+		return &Error{File: d.file, Msg: "the file is empty; it needs at least `version: 1`"}
+	}
+	d.decode(root.Content[0], reflectValue(w), "")
+	return nil
+}
+
+// Agent returns the named agent.
+func (c *Config) Agent(name string) (*Agent, bool) {
+	for i := range c.Agents {
+		if c.Agents[i].Name == name {
+			return &c.Agents[i], true
+		}
+	}
+	return nil, false
+}
+
+// Path resolves p relative to the config file's directory.
+func (c *Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// Errorf returns an *Error placed at the YAML path (e.g.
+// "connectors[0].upstream"), for checks made outside this package.
+func (c *Config) Errorf(path, format string, args ...any) error {
+	e := &Error{File: c.File, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if p, ok := c.places[path]; ok {
+		e.Line, e.Col = p.line, p.col
+	}
+	return e
+}

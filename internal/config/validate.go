@@ -1,0 +1,292 @@
+package config
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// validator turns the decoded wire struct into a Config, reporting every
+// semantic problem with the position of the offending YAML path.
+type validator struct {
+	d   *decoder
+	cfg *Config
+}
+
+func reflectValue(w *wire) reflect.Value { return reflect.ValueOf(w).Elem() }
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.d.errs = append(v.d.errs, v.cfg.Errorf(path, format, args...))
+}
+
+func (v *validator) run(w *wire) {
+	switch {
+	case w.Version == nil:
+		v.errorf("", "version is required: add `version: %d` at the top", Version)
+	case *w.Version != Version:
+		v.errorf("version", "unsupported version %d: this Bridle reads version %d", *w.Version, Version)
+	}
+	v.listen(w.Listen)
+	if w.StateDir == "" {
+		w.StateDir = DefaultStateDir
+	}
+	v.cfg.StateDir = v.cfg.Path(w.StateDir)
+	v.agents(w.Agents)
+	v.connectors(w.Connectors)
+	for i, p := range w.Policies {
+		if strings.TrimSpace(p) == "" {
+			v.errorf(fmt.Sprintf("policies[%d]", i), "empty policy path")
+		}
+	}
+	v.cfg.Policies = w.Policies
+}
+
+func (v *validator) listen(l wireListen) {
+	fields := []struct {
+		name string
+		val  string
+		def  string
+		dst  *string
+	}{
+		{"proxy", l.Proxy, DefaultProxy, &v.cfg.Listen.Proxy},
+		{"api", l.API, DefaultAPI, &v.cfg.Listen.API},
+		{"xds", l.XDS, DefaultXDS, &v.cfg.Listen.XDS},
+		{"authz", l.Authz, DefaultAuthz, &v.cfg.Listen.Authz},
+		{"envoy_admin", l.EnvoyAdmin, DefaultEnvoyAdmin, &v.cfg.Listen.EnvoyAdmin},
+	}
+	for _, f := range fields {
+		addr := f.val
+		if addr == "" {
+			addr = f.def
+		}
+		if _, err := ParseListenAddr(addr); err != nil {
+			v.errorf("listen."+f.name, "%v", err)
+		}
+		*f.dst = addr
+	}
+}
+
+// ParseListenAddr checks an ip:port listen address. Envoy binds socket
+// addresses without resolving names, so the host must be an IP literal.
+func ParseListenAddr(addr string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("listen address %q: want ip:port such as 127.0.0.1:3128 (port 0 picks a free port)", addr)
+	}
+	return ap, nil
+}
+
+// names are used in URLs (proxy userinfo), headers and metric labels, so
+// they are kept to a safe, bounded alphabet.
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func (v *validator) agents(ws []wireAgent) {
+	names := map[string]bool{}
+	owners := map[[32]byte]string{}
+	for i, w := range ws {
+		path := fmt.Sprintf("agents[%d]", i)
+		if !nameRE.MatchString(w.Name) {
+			v.errorf(path+".name", "agent name %q: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit", w.Name)
+		} else if names[w.Name] {
+			v.errorf(path+".name", "duplicate agent name %q", w.Name)
+		}
+		names[w.Name] = true
+		a := Agent{Name: w.Name}
+		hashes := w.TokenSHA256s
+		if w.TokenSHA256 != "" {
+			hashes = append([]string{w.TokenSHA256}, hashes...)
+		}
+		if len(hashes) == 0 {
+			v.errorf(path, "agent %q has no token: set token_sha256 (run `bridle agent add %s` to make one)", w.Name, w.Name)
+		}
+		for j, h := range hashes {
+			hp := path + ".token_sha256"
+			if w.TokenSHA256 == "" || j > 0 {
+				hp = fmt.Sprintf("%s.token_sha256s[%d]", path, j-boolInt(w.TokenSHA256 != ""))
+			}
+			sum, err := parseSHA256(h)
+			if err != nil {
+				v.errorf(hp, "%v", err)
+				continue
+			}
+			if other, dup := owners[sum]; dup {
+				v.errorf(hp, "this token hash is already used by agent %q; every agent needs its own token", other)
+				continue
+			}
+			owners[sum] = w.Name
+			a.TokenSHA256s = append(a.TokenSHA256s, sum)
+		}
+		v.cfg.Agents = append(v.cfg.Agents, a)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func parseSHA256(h string) ([32]byte, error) {
+	var sum [32]byte
+	b, err := hex.DecodeString(strings.TrimSpace(h))
+	if err != nil || len(b) != 32 {
+		return sum, fmt.Errorf("want the hex SHA-256 of the token (64 hex digits), got %d characters", len(h))
+	}
+	copy(sum[:], b)
+	return sum, nil
+}
+
+// connectorTypes are the connector types this build knows.
+var connectorTypes = map[string]bool{"http": true}
+
+func (v *validator) connectors(ws []wireConnector) {
+	names := map[string]bool{}
+	hosts := map[string]string{}
+	for i, w := range ws {
+		path := fmt.Sprintf("connectors[%d]", i)
+		if !nameRE.MatchString(w.Name) {
+			v.errorf(path+".name", "connector name %q: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit", w.Name)
+		} else if names[w.Name] {
+			v.errorf(path+".name", "duplicate connector name %q", w.Name)
+		}
+		names[w.Name] = true
+		c := Connector{Name: w.Name, Type: w.Type, UnsafeAllowPrivateUpstream: w.UnsafeAllowPrivateUpstream}
+		if c.Type == "" {
+			c.Type = "http"
+		}
+		if !connectorTypes[c.Type] {
+			v.errorf(path+".type", "unknown connector type %q (known: http)", w.Type)
+		}
+		if len(w.Hosts) == 0 {
+			v.errorf(path, "connector %q needs hosts: the API host names it owns, e.g. [api.example.com]", w.Name)
+		}
+		for j, h := range w.Hosts {
+			hp := fmt.Sprintf("%s.hosts[%d]", path, j)
+			h = strings.ToLower(h)
+			if err := checkHostName(h); err != nil {
+				v.errorf(hp, "%v", err)
+				continue
+			}
+			if other, dup := hosts[h]; dup {
+				v.errorf(hp, "host %s is already owned by connector %q; a host belongs to one connector", h, other)
+				continue
+			}
+			hosts[h] = w.Name
+			c.Hosts = append(c.Hosts, h)
+		}
+		v.upstream(path, w, &c)
+		if w.Credential != nil {
+			c.Credential = v.credential(path+".credential", *w.Credential)
+		}
+		v.cfg.Connectors = append(v.cfg.Connectors, c)
+	}
+}
+
+func (v *validator) upstream(path string, w wireConnector, c *Connector) {
+	if w.Upstream != "" {
+		host, port, err := net.SplitHostPort(w.Upstream)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n < 1 || n > 65535 || host == "" {
+			v.errorf(path+".upstream", "upstream %q: want host:port, e.g. 127.0.0.1:9443", w.Upstream)
+		} else {
+			c.Upstream = w.Upstream
+		}
+	}
+	if w.UpstreamCA != "" {
+		pemBytes, err := os.ReadFile(v.cfg.Path(w.UpstreamCA))
+		switch {
+		case err != nil:
+			v.errorf(path+".upstream_ca", "reading upstream_ca: %v", err)
+		case !hasCertificate(pemBytes):
+			v.errorf(path+".upstream_ca", "upstream_ca %s holds no PEM certificate", w.UpstreamCA)
+		default:
+			c.UpstreamCA = pemBytes
+		}
+	}
+}
+
+func hasCertificate(b []byte) bool {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		if blk.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(blk.Bytes); err == nil {
+				return true
+			}
+		}
+	}
+}
+
+// reservedHeaders may not carry a credential: they are either routing
+// headers Envoy owns or headers Bridle strips before the upstream.
+var reservedHeaders = map[string]bool{
+	"host": true, "proxy-authorization": true, "connection": true, "content-length": true,
+	"transfer-encoding": true, "te": true, "upgrade": true, "keep-alive": true,
+}
+
+var headerRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+func (v *validator) credential(path string, w wireCredential) *Credential {
+	h := strings.ToLower(w.Header)
+	switch {
+	case !headerRE.MatchString(w.Header):
+		v.errorf(path+".header", "credential header %q is not a valid header name", w.Header)
+		return nil
+	case reservedHeaders[h] || strings.HasPrefix(h, "x-bridle-") || strings.HasPrefix(h, ":"):
+		v.errorf(path+".header", "credential header %q is reserved; use the header the API expects (e.g. Authorization)", w.Header)
+		return nil
+	case w.Value == "":
+		v.errorf(path+".value", "credential value is empty")
+		return nil
+	case strings.ContainsAny(w.Value, "\r\n\x00"):
+		// Never echo the value: it is a secret.
+		v.errorf(path+".value", "credential value contains a line break or NUL byte")
+		return nil
+	case strings.Contains(w.Value, "${secret:"):
+		v.errorf(path+".value", "${secret:...} references need the secrets vault, which this build does not have yet; use ${env:NAME}")
+		return nil
+	}
+	return &Credential{Header: h, Value: w.Value}
+}
+
+// checkHostName accepts lower-case DNS names without port or wildcard.
+func checkHostName(h string) error {
+	if h == "" || len(h) > 253 {
+		return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
+	}
+	if strings.Contains(h, ":") {
+		return fmt.Errorf("host %q: give the name without a port (connectors serve port 443)", h)
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return fmt.Errorf("host %q: IP literals are not supported as connector hosts; use a DNS name", h)
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				if r == '*' {
+					return fmt.Errorf("host %q: wildcard hosts are not supported yet; list each host", h)
+				}
+				return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidName reports whether s is a valid agent or connector name.
+func ValidName(s string) bool { return nameRE.MatchString(s) }

@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -150,22 +152,59 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 	if err := d.document(data, &w); err != nil {
 		return nil, err
 	}
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
-	}
+	// Validate even after decode errors so one run reports everything, but
+	// drop validation errors about a place that already has a decode error
+	// (an unknown key "tokn_sha256" need not also say "no token").
+	decodeErrs := d.errs
+	d.errs = nil
 	v := &validator{d: d, cfg: &Config{File: file, Dir: filepath.Dir(file), places: d.places}}
 	v.run(&w)
-	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
+	errs := decodeErrs
+	for _, e := range d.errs {
+		if !overlaps(e, decodeErrs) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return v.cfg, nil
+}
+
+// overlaps reports whether e's YAML path contains, or is contained in, the
+// path of one of errs.
+func overlaps(e error, errs []error) bool {
+	ce, ok := e.(*Error)
+	if !ok {
+		return false
+	}
+	for _, other := range errs {
+		oe, ok := other.(*Error)
+		if !ok {
+			continue
+		}
+		if within(ce.Path, oe.Path) || within(oe.Path, ce.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether path is parent or equal to sub.
+func within(path, sub string) bool {
+	if path == "" || path == sub {
+		return path == sub
+	}
+	return strings.HasPrefix(sub, path) && (sub[len(path)] == '.' || sub[len(path)] == '[')
 }
 
 // document decodes exactly one YAML document into w.
 func (d *decoder) document(data []byte, w *wire) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
+	if err := dec.Decode(&root); errors.Is(err, io.EOF) {
+		return &Error{File: d.file, Msg: "the file is empty; it needs at least `version: 1`"}
+	} else if err != nil {
 		return &Error{File: d.file, Msg: fmt.Sprintf("not valid YAML: %v", err)}
 	}
 	var extra yaml.Node

@@ -23,8 +23,28 @@ type validator struct {
 
 func reflectValue(w *wire) reflect.Value { return reflect.ValueOf(w).Elem() }
 
+// errorf records an error at path, or at the nearest enclosing path that
+// appears in the file (a missing key is reported at its parent mapping).
 func (v *validator) errorf(path, format string, args ...any) {
-	v.d.errs = append(v.d.errs, v.cfg.Errorf(path, format, args...))
+	at := path
+	for at != "" {
+		if _, ok := v.d.places[at]; ok {
+			break
+		}
+		at = parent(at)
+	}
+	e := v.cfg.Errorf(at, format, args...).(*Error)
+	e.Path = path
+	v.d.errs = append(v.d.errs, e)
+}
+
+// parent strips the last element of a YAML path: a.b[2].c → a.b[2] → a.b.
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
 }
 
 func (v *validator) run(w *wire) {
@@ -93,7 +113,9 @@ func (v *validator) agents(ws []wireAgent) {
 	owners := map[[32]byte]string{}
 	for i, w := range ws {
 		path := fmt.Sprintf("agents[%d]", i)
-		if !nameRE.MatchString(w.Name) {
+		if w.Name == "" {
+			v.errorf(path+".name", "name is required")
+		} else if !nameRE.MatchString(w.Name) {
 			v.errorf(path+".name", "agent name %q: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit", w.Name)
 		} else if names[w.Name] {
 			v.errorf(path+".name", "duplicate agent name %q", w.Name)
@@ -153,7 +175,9 @@ func (v *validator) connectors(ws []wireConnector) {
 	hosts := map[string]string{}
 	for i, w := range ws {
 		path := fmt.Sprintf("connectors[%d]", i)
-		if !nameRE.MatchString(w.Name) {
+		if w.Name == "" {
+			v.errorf(path+".name", "name is required")
+		} else if !nameRE.MatchString(w.Name) {
 			v.errorf(path+".name", "connector name %q: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit", w.Name)
 		} else if names[w.Name] {
 			v.errorf(path+".name", "duplicate connector name %q", w.Name)

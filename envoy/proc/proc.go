@@ -166,6 +166,11 @@ func (s *Supervisor) WaitReady(ctx context.Context) (string, error) {
 	defer tick.Stop()
 	var last error = errors.New("envoy has not written its admin address yet")
 	for {
+		if s.restarts.Load() > 0 {
+			// It died before becoming ready: retrying will not help.
+			return "", fmt.Errorf("envoy exited during startup; last lines of %s:\n%s",
+				filepath.Join(s.opts.StateDir, "envoy.log"), tail(filepath.Join(s.opts.StateDir, "envoy.log"), 15))
+		}
 		if b, err := os.ReadFile(s.AdminAddressFile()); err == nil && len(b) > 0 {
 			addr := strings.TrimSpace(string(b))
 			if err := ready(ctx, client, addr); err == nil {
@@ -197,4 +202,17 @@ func ready(ctx context.Context, c *http.Client, addr string) error {
 		return fmt.Errorf("admin /ready: %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

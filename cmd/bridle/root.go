@@ -23,6 +23,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 	root.SetContext(ctx)
 	root.AddCommand(
 		newUpCmd(getenv),
+		newServeCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

@@ -30,13 +30,16 @@ import (
 // Options configure `bridle up`.
 type Options struct {
 	ConfigPath  string
-	EnvoyBinary string
+	EnvoyBinary string // empty: do not run Envoy
 	Env         func(string) (string, bool)
 	Out         io.Writer // where the ready banner goes
 	Log         *slog.Logger
 	// ReadyTimeout bounds how long Envoy may take to become ready.
 	ReadyTimeout time.Duration
 }
+
+// bootstrapFile is the Envoy bootstrap written to the state dir.
+const bootstrapFile = "envoy-bootstrap.json"
 
 // refreshEvery is how often upstream addresses are re-resolved and leaf
 // certificates checked for rotation.
@@ -57,8 +60,10 @@ type gateway struct {
 	ready  atomic.Pointer[error]
 }
 
-// Up runs the all-in-one gateway until ctx ends: control plane, decision
-// service, access-log sink, API and a supervised Envoy.
+// Up runs the gateway until ctx ends: control plane, decision service,
+// access-log sink, API and, when opts.EnvoyBinary is set, a supervised
+// Envoy. Without it (`bridle serve`) Envoys are run by someone else from
+// the bootstrap written to the state dir.
 func Up(ctx context.Context, opts Options) error {
 	start := time.Now()
 	plan, err := Load(opts.ConfigPath, opts.Env)
@@ -139,27 +144,21 @@ func Up(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	bootstrapPath := g.dir.Path("envoy-bootstrap.json")
+	bootstrapPath := g.dir.Path(bootstrapFile)
 	if err := statedir.WriteFile(bootstrapPath, bootstrap, 0o600); err != nil {
 		return err
 	}
 
-	g.sup = proc.New(proc.Options{Binary: opts.EnvoyBinary, Bootstrap: bootstrapPath, StateDir: string(g.dir), Log: opts.Log})
-	envoyCtx, stopEnvoy := context.WithCancel(context.Background())
-	envoyDone := make(chan struct{})
-	go func() {
-		defer close(envoyDone)
-		_ = g.sup.Run(envoyCtx, func(pid int) { opts.Log.Info("envoy started", "pid", pid) })
-	}()
-	// Stop Envoy before the servers it talks to (deferred calls run last
-	// in, first out).
-	defer func() { stopEnvoy(); <-envoyDone }()
-
-	readyCtx, readyCancel := context.WithTimeout(ctx, opts.ReadyTimeout)
-	adminAddr, err := g.sup.WaitReady(readyCtx)
-	readyCancel()
-	if err != nil {
-		return err
+	adminAddr := admin.String()
+	if opts.EnvoyBinary != "" {
+		stop, addr, err := g.startEnvoy(ctx, bootstrapPath)
+		// Stop Envoy before the servers it talks to (deferred calls run
+		// last in, first out).
+		defer stop()
+		if err != nil {
+			return err
+		}
+		adminAddr = addr
 	}
 	eps := statedir.Endpoints{
 		Proxy: g.proxy.String(), API: apiLis.Addr().String(), XDS: xdsLis.Addr().String(),
@@ -190,6 +189,23 @@ func Up(ctx context.Context, opts Options) error {
 			}
 		}
 	}
+}
+
+// startEnvoy runs Envoy under the supervisor and waits until it is ready.
+// The returned stop function stops it and waits for it to exit.
+func (g *gateway) startEnvoy(ctx context.Context, bootstrap string) (func(), string, error) {
+	g.sup = proc.New(proc.Options{Binary: g.opts.EnvoyBinary, Bootstrap: bootstrap, StateDir: string(g.dir), Log: g.opts.Log})
+	envoyCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = g.sup.Run(envoyCtx, func(pid int) { g.opts.Log.Info("envoy started", "pid", pid) })
+	}()
+	stop := func() { cancel(); <-done }
+	readyCtx, readyCancel := context.WithTimeout(ctx, g.opts.ReadyTimeout)
+	defer readyCancel()
+	addr, err := g.sup.WaitReady(readyCtx)
+	return stop, addr, err
 }
 
 // refresh re-mints expiring leaves and re-resolves upstreams, and pushes a
@@ -255,6 +271,13 @@ func (g *gateway) banner(e statedir.Endpoints, took time.Duration) {
 	fmt.Fprintf(g.opts.Out, "  proxy   http://%s  (%d connector host(s), %d agent(s))\n", e.Proxy, len(g.plan.Hosts()), len(cfg.Agents))
 	fmt.Fprintf(g.opts.Out, "  api     http://%s\n", e.API)
 	fmt.Fprintf(g.opts.Out, "  CA      %s\n", g.dir.CABundle())
+	if g.opts.EnvoyBinary == "" {
+		fmt.Fprintf(g.opts.Out, "No Envoy is started (serve). Run one against this control plane with:\n  envoy -c %s --use-dynamic-base-id\n",
+			g.dir.Path(bootstrapFile))
+	}
+	if len(cfg.Agents) == 0 {
+		fmt.Fprintf(g.opts.Out, "No agents are configured: every request will be answered 407. Create one with `bridle agent add NAME`.\n")
+	}
 	fmt.Fprintf(g.opts.Out, "Next, in another shell:\n  bridle run --config %s -- curl https://%s/\n", cfg.File, firstOr(g.plan.Hosts(), "api.example.com"))
 }
 

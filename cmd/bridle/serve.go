@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bridle-gw/bridle/internal/gateway"
+)
+
+func newServeCmd() *cobra.Command {
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane and decision service without starting Envoy",
+		Long: "Runs xDS, ext_authz, the access-log sink and the API, and writes an Envoy bootstrap\n" +
+			"to the state dir. Envoys are started by you (sidecars, gateways, another host).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			return gateway.Up(cmd.Context(), gateway.Options{
+				ConfigPath:   configPath(cmd),
+				Env:          os.LookupEnv,
+				Out:          cmd.OutOrStdout(),
+				Log:          log,
+				ReadyTimeout: time.Minute,
+			})
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}

@@ -7,7 +7,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -101,7 +100,7 @@ type upstream struct {
 	addr  string
 }
 
-func newUpstream(t *testing.T, hosts ...string) *upstream {
+func newUpstream(t testing.TB, hosts ...string) *upstream {
 	t.Helper()
 	certs, err := echo.NewCerts(hosts...)
 	if err != nil {
@@ -126,7 +125,7 @@ type connector struct {
 
 // gateway is one running `bridle up` (or `serve`).
 type gateway struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	config  string
 	cmd     *exec.Cmd
@@ -148,7 +147,7 @@ type gatewayOpts struct {
 
 // startGateway writes a config with one agent ("agent-1") and the given
 // connectors, starts bridle, and waits until it is ready.
-func startGateway(t *testing.T, o gatewayOpts) *gateway {
+func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{t: t, dir: dir, config: filepath.Join(dir, "bridle.yaml"), agent: "agent-1", out: &syncBuffer{}}
@@ -306,7 +305,7 @@ func (g *gateway) curl(args ...string) (int, string, http.Header) {
 
 // parseCurl reads the last response of `curl -D -` output (a CONNECT
 // response may come first).
-func parseCurl(t *testing.T, out string) (int, string, http.Header) {
+func parseCurl(t testing.TB, out string) (int, string, http.Header) {
 	t.Helper()
 	var status int
 	hdr := http.Header{}
@@ -372,24 +371,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// freePort returns a port nothing listens on (for "decision service
-// unreachable" tests).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // connect sends a CONNECT for target with the given Proxy-Authorization

@@ -238,7 +238,7 @@ func (g *gateway) stop() {
 	}
 	if envoyPID > 0 && alive(envoyPID) {
 		g.t.Errorf("envoy (pid %d) still running after bridle stopped", envoyPID)
-		_ = syscall.Kill(envoyPID, syscall.SIGKILL)
+		_ = syscall.Kill(envoyPID, syscall.SIGKILL) // envoyPID > 0 checked above
 	}
 	if g.t.Failed() {
 		g.t.Logf("bridle output:\n%s", g.out.String())
@@ -256,15 +256,23 @@ func (g *gateway) kill() {
 	_ = g.cmd.Wait()
 }
 
-// envoyPID finds bridle's Envoy child through /proc.
+// envoyPID finds bridle's Envoy child through /proc (any of bridle's
+// threads may have forked it), or 0.
 func (g *gateway) envoyPID() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", g.cmd.Process.Pid, g.cmd.Process.Pid))
-	if err != nil {
-		return 0
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", g.cmd.Process.Pid))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			var pid int
+			if _, err := fmt.Sscanf(field, "%d", &pid); err == nil && pid > 0 {
+				return pid
+			}
+		}
 	}
-	var pid int
-	fmt.Sscanf(string(b), "%d", &pid)
-	return pid
+	return 0
 }
 
 func alive(pid int) bool {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -166,9 +167,29 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 	}
 	if len(errs) > 0 {
+		sortByPlace(errs)
 		return nil, errors.Join(errs...)
 	}
 	return v.cfg, nil
+}
+
+// sortByPlace orders errors as they appear in the file, so a user can fix
+// them top to bottom.
+func sortByPlace(errs []error) {
+	line := func(e error) (int, int) {
+		if ce, ok := e.(*Error); ok {
+			return ce.Line, ce.Col
+		}
+		return 0, 0
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		al, ac := line(a)
+		bl, bc := line(b)
+		if al != bl {
+			return al - bl
+		}
+		return ac - bc
+	})
 }
 
 // overlaps reports whether e's YAML path contains, or is contained in, the

@@ -24,6 +24,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 	root.AddCommand(
 		newUpCmd(getenv),
 		newServeCmd(),
+		newVaultCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

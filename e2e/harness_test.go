@@ -117,7 +117,8 @@ func newUpstream(t testing.TB, hosts ...string) *upstream {
 
 // connector is one connector block of the test config.
 type connector struct {
-	name, host string
+	name, typ  string // typ defaults to http
+	host       string
 	up         *upstream
 	credHeader string
 	credValue  string // may use ${env:...}
@@ -165,10 +166,14 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 		if err := os.WriteFile(filepath.Join(dir, caFile), c.up.caPEM, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "  - name: %s\n    type: http\n    hosts: [%s]\n    upstream: %s\n    upstream_ca: ./%s\n    unsafe_allow_private_upstream: true\n",
-			c.name, c.host, c.up.addr, caFile)
-		if c.credHeader != "" {
-			fmt.Fprintf(&b, "    credential: {header: %s, value: %q}\n", c.credHeader, c.credValue)
+		typ := c.typ
+		if typ == "" {
+			typ = "http"
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    type: %s\n    hosts: [%s]\n    upstream: %s\n    upstream_ca: ./%s\n    unsafe_allow_private_upstream: true\n",
+			c.name, typ, c.host, c.up.addr, caFile)
+		if c.credValue != "" {
+			fmt.Fprintf(&b, "    credential: {header: %q, value: %q}\n", c.credHeader, c.credValue)
 		}
 	}
 	if err := os.WriteFile(g.config, []byte(b.String()), 0o644); err != nil {
@@ -306,7 +311,7 @@ func (g *gateway) curl(args ...string) (int, string, http.Header) {
 	full := append([]string{"-sS", "-D", "-", "--max-time", "15", "--cacert", filepath.Join(g.dir, ".bridle", "ca-bundle.pem")}, args...)
 	out, err := exec.Command("curl", full...).Output()
 	if err != nil && len(out) == 0 {
-		g.t.Fatalf("curl %v: %v", args, err)
+		g.t.Fatalf("curl %.300v: %v", args, err)
 	}
 	return parseCurl(g.t, string(out))
 }

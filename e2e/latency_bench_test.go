@@ -18,7 +18,7 @@ import (
 //	go test ./e2e -run '^$' -bench SequentialLatency -benchtime 1x
 func BenchmarkSequentialLatency(b *testing.B) {
 	up := newUpstream(b, "api.github.com")
-	g := startGateway(b, gatewayOpts{connectors: []connector{{name: "github", host: "api.github.com", up: up,
+	g := startGateway(b, gatewayOpts{connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up,
 		credHeader: "Authorization", credValue: "Bearer x"}}})
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(up.caPEM)

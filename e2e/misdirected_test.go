@@ -16,8 +16,8 @@ func TestInnerHostMismatchIs421WithoutUpstreamContact(t *testing.T) {
 	up := newUpstream(t, "api.github.com")
 	other := newUpstream(t, "api.stripe.com")
 	g := startGateway(t, gatewayOpts{connectors: []connector{
-		{name: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer gh"},
-		{name: "stripe", host: "api.stripe.com", up: other, credHeader: "Authorization", credValue: "Bearer sk"},
+		{name: "github", typ: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer gh"},
+		{name: "stripe", typ: "stripe", host: "api.stripe.com", up: other, credHeader: "Authorization", credValue: "Bearer sk"},
 	}})
 	cases := []struct {
 		name string

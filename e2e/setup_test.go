@@ -17,7 +17,7 @@ func githubGateway(t *testing.T) (*gateway, *upstream) {
 	t.Helper()
 	up := newUpstream(t, "api.github.com")
 	g := startGateway(t, gatewayOpts{
-		connectors: []connector{{name: "github", host: "api.github.com", up: up,
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up,
 			credHeader: "Authorization", credValue: "Bearer ${env:E2E_GITHUB_TOKEN}"}},
 		env: []string{"E2E_GITHUB_TOKEN=" + secretCredential},
 	})

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +18,7 @@ import (
 func TestDecisionServiceUnreachableIs503(t *testing.T) {
 	up := newUpstream(t, "api.github.com")
 	g := startGateway(t, gatewayOpts{serve: true, connectors: []connector{
-		{name: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer x"},
+		{name: "github", typ: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer x"},
 	}})
 	envoy := startEnvoy(t, filepath.Join(g.dir, ".bridle", "envoy-bootstrap.json"))
 	if status, body, _ := g.curl("-x", g.agentProxy().String(), "https://api.github.com/"); status != 200 {
@@ -53,6 +55,7 @@ func TestDecisionServiceTimeoutIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(g.cmd.Process.Pid, syscall.SIGCONT)
+	waitStopped(t, g.cmd.Process.Pid)
 	start := time.Now()
 	resp, err = client.Get("https://api.github.com/in-open-tunnel")
 	if err != nil {
@@ -108,4 +111,28 @@ func startEnvoy(t *testing.T, bootstrap string) *exec.Cmd {
 	}
 	t.Fatal("envoy did not become ready")
 	return nil
+}
+
+// waitStopped waits until every thread of pid is stopped: SIGSTOP is
+// delivered asynchronously, and a thread still running could answer one
+// more Check.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			// The state follows the parenthesised command name.
+			if i := strings.LastIndexByte(string(b), ')'); err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("bridle did not stop")
 }

@@ -65,14 +65,20 @@ func extAuthzFilter(prefix string, timeout time.Duration, tls bool) *hcmv3.HttpF
 }
 
 // authzPerRoute sets the context extensions the decision service reads.
-// They come from config, so an agent cannot forge them.
-func authzPerRoute(ext map[string]string) map[string]*anypb.Any {
+// They come from config, so an agent cannot forge them. Bodies are never
+// buffered on CONNECT routes (the stream never ends) and only where a
+// connector reads them.
+func authzPerRoute(ext map[string]string, body bool) map[string]*anypb.Any {
+	cs := &extauthzv3.CheckSettings{ContextExtensions: ext, DisableRequestBodyBuffering: !body}
+	if body {
+		// allow_partial_message: a larger body is not refused with 413
+		// but sent in part; Envoy marks it (x-envoy-auth-partial-body:
+		// true) and a route that needs the body then denies.
+		cs.WithRequestBody = &extauthzv3.BufferSettings{MaxRequestBytes: MaxBody, AllowPartialMessage: true, PackAsBytes: true}
+	}
 	return map[string]*anypb.Any{
 		ExtAuthzFilterName: mustAny(&extauthzv3.ExtAuthzPerRoute{
-			Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{CheckSettings: &extauthzv3.CheckSettings{
-				ContextExtensions:           ext,
-				DisableRequestBodyBuffering: true,
-			}},
+			Override: &extauthzv3.ExtAuthzPerRoute_CheckSettings{CheckSettings: cs},
 		}),
 	}
 }

@@ -111,7 +111,7 @@ func connectRoute(ctx map[string]string) *routev3.Route {
 				ConnectConfig: &routev3.RouteAction_UpgradeConfig_ConnectConfig{},
 			}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx),
+		TypedPerFilterConfig: authzPerRoute(ctx, false),
 	}
 }
 
@@ -125,7 +125,7 @@ func forwardRoute(d Destination, ctx map[string]string) *routev3.Route {
 			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: EgressCluster(d.Host)},
 			Timeout:          dur(0),
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx),
+		TypedPerFilterConfig: authzPerRoute(ctx, d.BufferBody),
 	}
 }
 
@@ -136,6 +136,6 @@ func refuseRoute(m *routev3.RouteMatch, status uint32, body string, ctx map[stri
 			Status: status,
 			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: body}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx),
+		TypedPerFilterConfig: authzPerRoute(ctx, false),
 	}
 }

@@ -35,7 +35,13 @@ type Destination struct {
 	Endpoints []netip.AddrPort
 	// Trust names the TrustSecret that verifies this upstream.
 	Trust string
+	// BufferBody sends request bodies (up to MaxBody, then partially) to
+	// the decision service, for connectors whose actions read the body.
+	BufferBody bool
 }
+
+// MaxBody is the most of a request body the decision service sees.
+const MaxBody = 1 << 20
 
 // LeafPEM is a certificate chain and its private key.
 type LeafPEM struct {

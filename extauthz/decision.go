@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/bridle-gw/bridle/internal/connectors"
 )
 
 // Reason codes (DESIGN §3). They are the stable vocabulary of deny bodies,
@@ -17,6 +19,7 @@ const (
 	ReasonMisdirected      = "misdirected"
 	ReasonStoreUnavailable = "store_unavailable"
 	ReasonPolicyError      = "policy_error"
+	ReasonBodyUnparseable  = "body_unparseable"
 )
 
 // statusFor maps reason codes to the HTTP status the agent sees.
@@ -26,6 +29,7 @@ var statusFor = map[string]int{
 	ReasonMisdirected:      421,
 	ReasonStoreUnavailable: 503,
 	ReasonPolicyError:      503,
+	ReasonBodyUnparseable:  403,
 }
 
 // messages are the human sentences of deny bodies. They never include
@@ -36,6 +40,7 @@ var messages = map[string]string{
 	ReasonMisdirected:      "the request's host does not match the host of its tunnel (CONNECT target and TLS SNI)",
 	ReasonStoreUnavailable: "Bridle's state store is unavailable; the request was denied",
 	ReasonPolicyError:      "Bridle could not evaluate its policy; the request was denied",
+	ReasonBodyUnparseable:  "Bridle could not read this request unambiguously (path, query or body) to decide on it; the request was not sent",
 }
 
 // Decision is the outcome of one Check. Its zero value denies: Allow must be
@@ -49,8 +54,16 @@ type Decision struct {
 	Connector string
 	Action    string // action type, empty until connectors parse requests
 	Rule      string // deciding policy/rule, empty when none
+	// Detail explains a deny in logs (never in the response: it may echo
+	// request data).
+	Detail string
 	// Credential is the header to inject on allow (request phase only).
 	Credential *Header
+	// Companions are fixed headers the API needs that the agent did not
+	// send.
+	Companions []connectors.HeaderValue
+	// Strip lists agent headers that must not reach the upstream.
+	Strip []string
 }
 
 // Header is one injected header. String redacts the value.

@@ -1,6 +1,8 @@
 package extauthz
 
 import (
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/bridle-gw/bridle/internal/connectors"
 )
 
 // Contract with the Envoy config (package envoy builds the same names; a
@@ -36,6 +40,7 @@ type request struct {
 	host    string // :authority
 	path    string // includes the query string
 	sni     string
+	http    *authv3.AttributeContext_HttpRequest
 }
 
 func newRequest(r *authv3.CheckRequest) request {
@@ -48,13 +53,43 @@ func newRequest(r *authv3.CheckRequest) request {
 		host:    strings.ToLower(h.GetHost()),
 		path:    h.GetPath(),
 		sni:     a.GetTlsSession().GetSni(),
+		http:    h,
+	}
+}
+
+// partialBodyHeader is set by Envoy on Checks whose body it buffered:
+// "false" for the whole body, "true" when it was cut at the buffer limit.
+const partialBodyHeader = "x-envoy-auth-partial-body"
+
+// connectorRequest is the request as the connector parses it: the path
+// exactly as Envoy forwards it, and the body only if Envoy buffered it.
+func (in request) connectorRequest(agent string, c *connectors.Connector) connectors.Request {
+	hdr := make(http.Header, len(in.headers))
+	for k, v := range in.headers {
+		hdr[k] = []string{v}
+	}
+	partial, buffered := in.headers[partialBodyHeader]
+	body := in.http.GetRawBody()
+	if len(body) == 0 && in.http.GetBody() != "" {
+		body = []byte(in.http.GetBody())
+	}
+	return connectors.Request{
+		Agent:         agent,
+		Method:        in.method,
+		Host:          in.ctx[hostKey],
+		Path:          in.path,
+		Header:        hdr,
+		Body:          body,
+		BodyBuffered:  buffered,
+		BodyTruncated: partial == "true",
 	}
 }
 
 // agentCredentialHeaders are headers an agent might use to carry its own
-// credential. They are removed on every allow (DESIGN invariant 3), except
-// the connector's own credential header, which is overwritten instead
-// (Envoy applies removals after sets, so a header must not be in both).
+// credential. They are removed on every allow (DESIGN invariant 3), with
+// the connector's own list, except the header Bridle sets, which is
+// overwritten instead (Envoy applies removals after sets, so a header must
+// not be in both).
 var agentCredentialHeaders = []string{"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
 
 func respond(d *Decision) *authv3.CheckResponse {
@@ -74,9 +109,14 @@ func allowResponse(d *Decision) *authv3.CheckResponse {
 			cred = strings.ToLower(d.Credential.Name)
 			ok.Headers = []*corev3.HeaderValueOption{header(cred, d.Credential.Value)}
 		}
-		for _, h := range agentCredentialHeaders {
-			if h != cred {
-				ok.HeadersToRemove = append(ok.HeadersToRemove, h)
+		for _, c := range d.Companions {
+			ok.Headers = append(ok.Headers, header(c.Name, c.Value))
+		}
+		for _, list := range [][]string{agentCredentialHeaders, d.Strip} {
+			for _, h := range list {
+				if h != cred && !slices.Contains(ok.HeadersToRemove, h) {
+					ok.HeadersToRemove = append(ok.HeadersToRemove, h)
+				}
 			}
 		}
 	}
@@ -137,6 +177,12 @@ func metadata(d *Decision) *structpb.Struct {
 	}
 	if d.Connector != "" {
 		f["connector"] = structpb.NewStringValue(d.Connector)
+	}
+	if d.Action != "" {
+		f["action"] = structpb.NewStringValue(d.Action)
+	}
+	if d.Rule != "" {
+		f["rule"] = structpb.NewStringValue(d.Rule)
 	}
 	if !d.Allow {
 		f["reason"] = structpb.NewStringValue(d.reason())

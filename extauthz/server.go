@@ -8,26 +8,24 @@ package extauthz
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+
+	"github.com/bridle-gw/bridle/internal/connectors"
 )
 
 // Snapshot is the configuration decisions read. It is immutable; a reload
 // swaps in a new one atomically, so a Check sees one consistent version.
 type Snapshot struct {
-	Agents     *Agents
-	Connectors map[string]*Connector
-}
-
-// Connector is what the decision service knows of one connector.
-type Connector struct {
-	Name       string
-	Hosts      map[string]bool
-	Credential *Header // nil: forward without injecting
+	Agents *Agents
+	// Connectors by name (the name comes from the route's context
+	// extensions, which only config can set).
+	Connectors map[string]*connectors.Connector
 }
 
 // Server answers Checks. It does not listen: Register it on a grpc.Server.
@@ -128,7 +126,7 @@ func (s *Server) plain(snap *Snapshot, in request, d *Decision) {
 		d.Reason = ReasonMisdirected
 		return
 	}
-	s.forward(c, d)
+	s.forward(c, in, d)
 }
 
 // request decides one decrypted request inside a tunnel. Identity comes
@@ -154,13 +152,33 @@ func (s *Server) request(snap *Snapshot, in request, d *Decision) {
 		d.Reason = ReasonMisdirected
 		return
 	}
-	s.forward(c, d)
+	s.forward(c, in, d)
 }
 
-// forward is the allow of this build's decision: an authenticated agent and
-// a connector host. The policy engine plugs in here.
-func (s *Server) forward(c *Connector, d *Decision) {
-	d.Credential = c.Credential
+// forward decides a request bound for a connector's upstream: the connector
+// turns it into an action (a request it cannot read unambiguously is
+// denied), then the credential for this agent is attached. The policy
+// engine plugs in between.
+func (s *Server) forward(c *connectors.Connector, in request, d *Decision) {
+	action, err := c.Parse(in.connectorRequest(d.Agent, c))
+	if err != nil {
+		d.Reason = ReasonBodyUnparseable
+		d.Detail = err.Error()
+		return
+	}
+	d.Action = action.Type
+	if cred, ok := c.CredentialFor(d.Agent); ok {
+		d.Credential = &Header{Name: cred.Header(), Value: cred.Value()}
+	}
+	// Companion headers are added only when the agent did not send them.
+	// Decided here rather than with Envoy's ADD_IF_ABSENT, which its
+	// ext_authz filter (1.40) applied as an overwrite in our tests.
+	for _, h := range c.CompanionHeaders() {
+		if _, sent := in.headers[h.Name]; !sent {
+			d.Companions = append(d.Companions, h)
+		}
+	}
+	d.Strip = c.StripHeaders()
 	d.Allow = true
 }
 
@@ -179,13 +197,17 @@ func (s *Server) authenticate(snap *Snapshot, in request, d *Decision) bool {
 	return true
 }
 
-func (s *Server) connector(snap *Snapshot, in request, d *Decision) *Connector {
+func (s *Server) connector(snap *Snapshot, in request, d *Decision) *connectors.Connector {
 	c, ok := snap.Connectors[in.ctx[connectorKey]]
-	if !ok || !c.Hosts[strings.ToLower(in.ctx[hostKey])] {
+	if !ok {
 		d.Reason = ReasonNoConnector
 		return nil
 	}
-	d.Connector = c.Name
+	if !slices.Contains(c.Hosts(), strings.ToLower(in.ctx[hostKey])) {
+		d.Reason = ReasonNoConnector
+		return nil
+	}
+	d.Connector = c.Name()
 	return c
 }
 
@@ -213,9 +235,12 @@ func (s *Server) logDecision(in request, d *Decision) {
 		slog.String(LogReason, reason),
 		slog.String(LogAgent, d.Agent),
 		slog.String(LogConnector, d.Connector),
+		slog.String(LogAction, d.Action),
+		slog.String(LogRule, d.Rule),
 		slog.String(LogMethod, in.method),
 		slog.String(LogHost, in.host),
 		slog.String(LogPath, path),
+		slog.String(LogDetail, d.Detail),
 	)
 }
 
@@ -227,6 +252,9 @@ const (
 	LogReason     = "reason"
 	LogAgent      = "agent"
 	LogConnector  = "connector"
+	LogAction     = "action"
+	LogRule       = "rule"
+	LogDetail     = "detail"
 	LogMethod     = "method"
 	LogHost       = "host"
 	LogPath       = "path"

@@ -14,6 +14,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/bridle-gw/bridle/envoy"
+	"github.com/bridle-gw/bridle/internal/connectors"
 )
 
 const (
@@ -22,13 +23,21 @@ const (
 )
 
 func testSnapshot() *Snapshot {
-	return &Snapshot{
-		Agents: NewAgents(map[string][][32]byte{"demo": {sha256.Sum256([]byte(demoToken))}}),
-		Connectors: map[string]*Connector{
-			"github": {Name: "github", Hosts: map[string]bool{"api.github.com": true}, Credential: &Header{Name: "authorization", Value: credential}},
-			"public": {Name: "public", Hosts: map[string]bool{"api.public.example": true}},
-		},
+	reg, err := connectors.New([]connectors.Spec{
+		{Name: "github", Type: "github", Credential: &connectors.CredentialSpec{Header: "Authorization", Value: credential}},
+		{Name: "public", Type: "http", Hosts: []string{"api.public.example"}},
+	})
+	if err != nil {
+		panic(err)
 	}
+	snap := &Snapshot{
+		Agents:     NewAgents(map[string][][32]byte{"demo": {sha256.Sum256([]byte(demoToken))}}),
+		Connectors: map[string]*connectors.Connector{},
+	}
+	for _, c := range reg.Connectors() {
+		snap.Connectors[c.Name()] = c
+	}
+	return snap
 }
 
 type checkCase struct {

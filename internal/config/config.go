@@ -34,12 +34,13 @@ const (
 // wire is bridle.yaml as written. It is kept apart from Config so the file
 // format can stay stable while runtime types change.
 type wire struct {
-	Version    *int            `yaml:"version"`
-	Listen     wireListen      `yaml:"listen"`
-	StateDir   string          `yaml:"state_dir"`
-	Agents     []wireAgent     `yaml:"agents"`
-	Connectors []wireConnector `yaml:"connectors"`
-	Policies   []string        `yaml:"policies"`
+	Version    *int              `yaml:"version"`
+	Listen     wireListen        `yaml:"listen"`
+	StateDir   string            `yaml:"state_dir"`
+	Agents     []wireAgent       `yaml:"agents"`
+	Connectors []wireConnector   `yaml:"connectors"`
+	Policies   []string          `yaml:"policies"`
+	Secrets    map[string]string `yaml:"secrets"`
 }
 
 type wireListen struct {
@@ -57,13 +58,23 @@ type wireAgent struct {
 }
 
 type wireConnector struct {
-	Name                       string          `yaml:"name"`
-	Type                       string          `yaml:"type"`
-	Hosts                      []string        `yaml:"hosts"`
-	Upstream                   string          `yaml:"upstream"`
-	UpstreamCA                 string          `yaml:"upstream_ca"`
-	UnsafeAllowPrivateUpstream bool            `yaml:"unsafe_allow_private_upstream"`
-	Credential                 *wireCredential `yaml:"credential"`
+	Name                       string                    `yaml:"name"`
+	Type                       string                    `yaml:"type"`
+	Hosts                      []string                  `yaml:"hosts"`
+	Upstream                   string                    `yaml:"upstream"`
+	UpstreamCA                 string                    `yaml:"upstream_ca"`
+	UnsafeAllowPrivateUpstream bool                      `yaml:"unsafe_allow_private_upstream"`
+	Credential                 *wireCredential           `yaml:"credential"`
+	AgentCredentials           map[string]wireCredential `yaml:"agent_credentials"`
+	Routes                     []wireRoute               `yaml:"routes"`
+}
+
+type wireRoute struct {
+	Method string   `yaml:"method"`
+	Path   string   `yaml:"path"`
+	Action string   `yaml:"action"`
+	Query  []string `yaml:"query"`
+	Body   []string `yaml:"body"`
 }
 
 type wireCredential struct {
@@ -81,6 +92,7 @@ type Config struct {
 	Agents     []Agent
 	Connectors []Connector
 	Policies   []string // patterns as written; resolve against Dir
+	Secrets    map[string]Secret
 
 	places map[string]pos
 }
@@ -108,10 +120,35 @@ type Connector struct {
 	// UpstreamCA is PEM bytes of extra roots trusted for this upstream.
 	UpstreamCA                 []byte
 	UnsafeAllowPrivateUpstream bool
-	Credential                 *Credential
+	// Credential and AgentCredentials may hold ${secret:NAME} references,
+	// resolved by the gateway's loader with the vault key.
+	Credential       *Credential
+	AgentCredentials map[string]Credential
+	Routes           []Route
 }
 
-// Credential is the header Bridle injects on allowed requests.
+// Route is one entry of a user route table (type http): method and path
+// template to an action type, with params from query and JSON body fields.
+type Route struct {
+	Method, Path, Action string
+	Query, Body          []string
+}
+
+// Secret is one entry of `secrets:`. Encrypted values are "enc:..." and
+// need BRIDLE_ENCRYPTION_KEY; others came from the environment.
+type Secret struct {
+	Encrypted bool
+	Value     string
+}
+
+// String never shows the value.
+func (s Secret) String() string { return "[secret]" }
+
+// GoString never shows the value.
+func (s Secret) GoString() string { return s.String() }
+
+// Credential is the header Bridle injects on allowed requests. An empty
+// Header means the connector type's default.
 type Credential struct {
 	Header string
 	Value  string
@@ -146,9 +183,12 @@ func LoadEnv(path string, env func(string) (string, bool)) (*Config, error) {
 }
 
 // Parse decodes and validates config bytes. file names the source in
-// errors and anchors relative paths; env resolves ${env:NAME}.
+// errors and anchors relative paths; env resolves ${env:NAME}. On error the
+// Config is nil if the YAML could not be read at all, and otherwise partial:
+// good only for finding more problems (the gateway's loader checks the
+// connectors too so that one run reports everything), never for serving.
 func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
-	d := &decoder{file: file, env: env, places: map[string]pos{}}
+	d := &decoder{file: file, env: env, places: map[string]pos{}, raws: map[string]string{}}
 	var w wire
 	if err := d.document(data, &w); err != nil {
 		return nil, err
@@ -167,15 +207,15 @@ func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, 
 		}
 	}
 	if len(errs) > 0 {
-		sortByPlace(errs)
-		return nil, errors.Join(errs...)
+		SortErrors(errs)
+		return v.cfg, errors.Join(errs...)
 	}
 	return v.cfg, nil
 }
 
-// sortByPlace orders errors as they appear in the file, so a user can fix
+// SortErrors orders errors as they appear in the file, so a user can fix
 // them top to bottom.
-func sortByPlace(errs []error) {
+func SortErrors(errs []error) {
 	line := func(e error) (int, int) {
 		if ce, ok := e.(*Error); ok {
 			return ce.Line, ce.Col
@@ -259,10 +299,23 @@ func (c *Config) Path(p string) string {
 
 // Errorf returns an *Error placed at the YAML path (e.g.
 // "connectors[0].upstream"), for checks made outside this package.
+// A path missing from the file (a key that was left out) is placed at its
+// nearest enclosing mapping.
 func (c *Config) Errorf(path, format string, args ...any) error {
 	e := &Error{File: c.File, Path: path, Msg: fmt.Sprintf(format, args...)}
-	if p, ok := c.places[path]; ok {
-		e.Line, e.Col = p.line, p.col
+	for at := path; ; at = parent(at) {
+		if p, ok := c.places[at]; ok {
+			e.Line, e.Col = p.line, p.col
+			break
+		}
+		if at == "" {
+			break
+		}
 	}
 	return e
 }
+
+// Overlaps reports whether err's YAML path contains, or is contained in,
+// the path of one of errs: the loader uses it to drop follow-on errors
+// about a place that already has one.
+func Overlaps(err error, errs []error) bool { return overlaps(err, errs) }

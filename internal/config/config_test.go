@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,67 +53,6 @@ func TestValidConfigLoads(t *testing.T) {
 	if want := []string{"policies/*.yaml"}; strings.Join(cfg.Policies, ",") != strings.Join(want, ",") {
 		t.Errorf("policies %v", cfg.Policies)
 	}
-}
-
-// Every file under testdata/invalid lists the errors it must produce in
-// "# want:" lines: each must be reported (with file:line:col) and nothing
-// else, all in one run.
-func TestInvalidConfigsReportEveryError(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
-	if len(files) < 20 {
-		t.Fatalf("only %d invalid configs", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wants []string
-			for _, line := range strings.Split(string(src), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					wants = append(wants, w)
-				}
-			}
-			_, err = Parse(filepath.Base(f), src, testEnv)
-			if err == nil {
-				t.Fatal("loaded without error")
-			}
-			got := unjoin(err)
-			for _, w := range wants {
-				if !containsAny(got, w) {
-					t.Errorf("missing error %q", w)
-				}
-			}
-			if len(got) != len(wants) {
-				t.Errorf("got %d errors, want %d:\n%s", len(got), len(wants), strings.Join(got, "\n"))
-			}
-		})
-	}
-}
-
-func unjoin(err error) []string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	var ce *Error
-	if !errors.As(err, &ce) {
-		return []string{"(not a *config.Error) " + err.Error()}
-	}
-	return []string{err.Error()}
-}
-
-func containsAny(list []string, sub string) bool {
-	for _, s := range list {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // A credential never shows up when a connector or its credential is

@@ -49,6 +49,7 @@ type decoder struct {
 	env    func(string) (string, bool)
 	errs   []error
 	places map[string]pos
+	raws   map[string]string // scalar text before ${env:} expansion
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -163,6 +164,7 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.String:
+		d.raws[path] = n.Value
 		s, err := expandEnv(n.Value, d.env)
 		if err != nil {
 			d.errorf(n, path, "%v", err)
@@ -214,7 +216,9 @@ func structFields(t reflect.Type) map[string]int {
 	return m
 }
 
-func keys(m map[string]int) []string {
+func keys(m map[string]int) []string { return sortedKeys(m) }
+
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,7 +10,7 @@ import (
 // FuzzParse: arbitrary bytes give a config or errors, never a panic, and
 // every error is a positioned *Error.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	files, _ := filepath.Glob("../gateway/testdata/invalid/*.yaml")
 	files = append(files, "testdata/valid.yaml")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
@@ -28,4 +29,19 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func unjoin(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return []string{"(not a *config.Error) " + err.Error()}
+	}
+	return []string{err.Error()}
 }

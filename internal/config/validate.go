@@ -26,16 +26,7 @@ func reflectValue(w *wire) reflect.Value { return reflect.ValueOf(w).Elem() }
 // errorf records an error at path, or at the nearest enclosing path that
 // appears in the file (a missing key is reported at its parent mapping).
 func (v *validator) errorf(path, format string, args ...any) {
-	at := path
-	for at != "" {
-		if _, ok := v.d.places[at]; ok {
-			break
-		}
-		at = parent(at)
-	}
-	e := v.cfg.Errorf(at, format, args...).(*Error)
-	e.Path = path
-	v.d.errs = append(v.d.errs, e)
+	v.d.errs = append(v.d.errs, v.cfg.Errorf(path, format, args...))
 }
 
 // parent strips the last element of a YAML path: a.b[2].c → a.b[2] → a.b.
@@ -61,6 +52,8 @@ func (v *validator) run(w *wire) {
 	v.cfg.StateDir = v.cfg.Path(w.StateDir)
 	v.agents(w.Agents)
 	v.connectors(w.Connectors)
+	v.cfg.Secrets = map[string]Secret{}
+	v.secrets(w.Secrets)
 	for i, p := range w.Policies {
 		if strings.TrimSpace(p) == "" {
 			v.errorf(fmt.Sprintf("policies[%d]", i), "empty policy path")
@@ -167,49 +160,37 @@ func parseSHA256(h string) ([32]byte, error) {
 	return sum, nil
 }
 
-// connectorTypes are the connector types this build knows.
-var connectorTypes = map[string]bool{"http": true}
-
+// connectors checks what only the config knows: names are unique, and the
+// upstream, trust and credential settings are well formed. Types, hosts,
+// routes and credential headers are the connectors package's to judge (the
+// gateway's loader maps its errors back to lines here).
 func (v *validator) connectors(ws []wireConnector) {
-	names := map[string]bool{}
-	hosts := map[string]string{}
 	for i, w := range ws {
 		path := fmt.Sprintf("connectors[%d]", i)
-		if w.Name == "" {
-			v.errorf(path+".name", "name is required")
-		} else if !nameRE.MatchString(w.Name) {
+		if w.Name != "" && !nameRE.MatchString(w.Name) {
 			v.errorf(path+".name", "connector name %q: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit", w.Name)
-		} else if names[w.Name] {
-			v.errorf(path+".name", "duplicate connector name %q", w.Name)
 		}
-		names[w.Name] = true
 		c := Connector{Name: w.Name, Type: w.Type, UnsafeAllowPrivateUpstream: w.UnsafeAllowPrivateUpstream}
 		if c.Type == "" {
 			c.Type = "http"
 		}
-		if !connectorTypes[c.Type] {
-			v.errorf(path+".type", "unknown connector type %q (known: http)", w.Type)
+		for _, h := range w.Hosts {
+			c.Hosts = append(c.Hosts, strings.ToLower(h))
 		}
-		if len(w.Hosts) == 0 {
-			v.errorf(path, "connector %q needs hosts: the API host names it owns, e.g. [api.example.com]", w.Name)
-		}
-		for j, h := range w.Hosts {
-			hp := fmt.Sprintf("%s.hosts[%d]", path, j)
-			h = strings.ToLower(h)
-			if err := checkHostName(h); err != nil {
-				v.errorf(hp, "%v", err)
-				continue
-			}
-			if other, dup := hosts[h]; dup {
-				v.errorf(hp, "host %s is already owned by connector %q; a host belongs to one connector", h, other)
-				continue
-			}
-			hosts[h] = w.Name
-			c.Hosts = append(c.Hosts, h)
+		for _, r := range w.Routes {
+			c.Routes = append(c.Routes, Route(r))
 		}
 		v.upstream(path, w, &c)
 		if w.Credential != nil {
 			c.Credential = v.credential(path+".credential", *w.Credential)
+		}
+		for agent, cred := range w.AgentCredentials {
+			if c.AgentCredentials == nil {
+				c.AgentCredentials = map[string]Credential{}
+			}
+			if cr := v.credential(path+".agent_credentials."+agent, cred); cr != nil {
+				c.AgentCredentials[agent] = *cr
+			}
 		}
 		v.cfg.Connectors = append(v.cfg.Connectors, c)
 	}
@@ -253,64 +234,43 @@ func hasCertificate(b []byte) bool {
 	}
 }
 
-// reservedHeaders may not carry a credential: they are either routing
-// headers Envoy owns or headers Bridle strips before the upstream.
-var reservedHeaders = map[string]bool{
-	"host": true, "proxy-authorization": true, "connection": true, "content-length": true,
-	"transfer-encoding": true, "te": true, "upgrade": true, "keep-alive": true,
-}
-
-var headerRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-
+// credential checks a credential's value; its header is judged by the
+// connectors package, which knows each type's default. ${secret:NAME}
+// references stay in the value for the loader to resolve. Errors never
+// echo the value: it is a secret.
 func (v *validator) credential(path string, w wireCredential) *Credential {
-	h := strings.ToLower(w.Header)
 	switch {
-	case !headerRE.MatchString(w.Header):
-		v.errorf(path+".header", "credential header %q is not a valid header name", w.Header)
-		return nil
-	case reservedHeaders[h] || strings.HasPrefix(h, "x-bridle-") || strings.HasPrefix(h, ":"):
-		v.errorf(path+".header", "credential header %q is reserved; use the header the API expects (e.g. Authorization)", w.Header)
-		return nil
 	case w.Value == "":
 		v.errorf(path+".value", "credential value is empty")
 		return nil
 	case strings.ContainsAny(w.Value, "\r\n\x00"):
-		// Never echo the value: it is a secret.
 		v.errorf(path+".value", "credential value contains a line break or NUL byte")
 		return nil
-	case strings.Contains(w.Value, "${secret:"):
-		v.errorf(path+".value", "${secret:...} references need the secrets vault, which this build does not have yet; use ${env:NAME}")
-		return nil
 	}
-	return &Credential{Header: h, Value: w.Value}
+	return &Credential{Header: strings.ToLower(w.Header), Value: w.Value}
 }
 
-// checkHostName accepts lower-case DNS names without port or wildcard.
-func checkHostName(h string) error {
-	if h == "" || len(h) > 253 {
-		return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
-	}
-	if strings.Contains(h, ":") {
-		return fmt.Errorf("host %q: give the name without a port (connectors serve port 443)", h)
-	}
-	if _, err := netip.ParseAddr(h); err == nil {
-		return fmt.Errorf("host %q: IP literals are not supported as connector hosts; use a DNS name", h)
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				if r == '*' {
-					return fmt.Errorf("host %q: wildcard hosts are not supported yet; list each host", h)
-				}
-				return fmt.Errorf("host %q: want a DNS name such as api.example.com", h)
-			}
+// secrets checks that every secret is stored encrypted ("enc:...", made by
+// `bridle vault encrypt`) or taken from the environment ("${env:NAME}"):
+// a plaintext secret in a config file that is checked in is a leak.
+func (v *validator) secrets(ws map[string]string) {
+	for _, name := range sortedKeys(ws) {
+		path := "secrets." + name
+		raw := v.d.raws[path]
+		switch {
+		case !validRefName(name):
+			v.errorf(path, "secret name %q: use letters, digits and '_'", name)
+		case strings.HasPrefix(raw, "enc:"):
+			v.cfg.Secrets[name] = Secret{Encrypted: true, Value: ws[name]}
+		case envRefRE.MatchString(raw):
+			v.cfg.Secrets[name] = Secret{Value: ws[name]}
+		default:
+			v.errorf(path, "secret %s is in plaintext: store it encrypted (`bridle vault encrypt`) or reference ${env:NAME}", name)
 		}
 	}
-	return nil
 }
+
+var envRefRE = regexp.MustCompile(`^\$\{env:[A-Za-z0-9_]+\}$`)
 
 // ValidName reports whether s is a valid agent or connector name.
 func ValidName(s string) bool { return nameRE.MatchString(s) }

@@ -3,6 +3,7 @@ package connectors
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -123,7 +124,7 @@ func compileConnector(spec Spec, tables map[string][]*route) (*Connector, []erro
 	case spec.Type == TypeHTTP && builtins[spec.Name] != nil:
 		// An http connector named "github" would mint github.* actions
 		// that policies written for the real GitHub connector would match.
-		errs = append(errs, fmt.Errorf("name: an http connector cannot be named after the built-in type %q", spec.Name))
+		errs = append(errs, fmt.Errorf("name: an http connector cannot be named after the built-in type %q (its actions would look like the real %s connector's): use type: %s, or another name", spec.Name, spec.Name, spec.Name))
 	case len(spec.Name) > 64 || strings.ContainsFunc(spec.Name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		errs = append(errs, fmt.Errorf("name: %q must be at most 64 characters without spaces or control characters", spec.Name))
 	}
@@ -209,12 +210,21 @@ func compileConnector(spec Spec, tables map[string][]*route) (*Connector, []erro
 	return c, errs
 }
 
-// checkHost accepts a lower-case DNS name or IPv4 address: no port, scheme,
-// path, wildcard or trailing dot, since hosts are matched exactly against
-// SNI and :authority.
+// checkHost accepts a lower-case DNS name: no port, scheme, path, wildcard,
+// trailing dot or IP literal, since hosts are matched exactly against SNI
+// and :authority (clients send no SNI for an IP literal, so such a host
+// could never be reached through the MITM listener).
 func checkHost(h string) error {
-	if h == "" || len(h) > 253 {
+	switch {
+	case h == "" || len(h) > 253:
 		return errors.New("must be a host name of 1 to 253 characters")
+	case strings.Contains(h, ":"):
+		return errors.New("give the name without a port (connectors serve port 443)")
+	case strings.Contains(h, "*"):
+		return errors.New("wildcard hosts are not supported yet; list each host")
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return errors.New("IP literals are not supported as connector hosts; use a DNS name")
 	}
 	for _, label := range strings.Split(h, ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {

@@ -5,9 +5,6 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/bridle-gw/bridle/envoy"
 	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/config"
+	"github.com/bridle-gw/bridle/internal/connectors"
 	"github.com/bridle-gw/bridle/xds"
 )
 
@@ -27,53 +25,40 @@ const (
 	streamIdleTimeout = 5 * time.Minute
 )
 
-// Plan is a fully validated configuration, ready to be served.
+// Plan is a fully validated configuration, ready to be served. It is
+// immutable.
 type Plan struct {
-	Config *config.Config
+	Config     *config.Config
+	Connectors *connectors.Registry
 }
 
-// Load reads the config file and runs every check `bridle up` relies on
-// that the config package cannot make alone. All problems are returned at
-// once, each naming file:line:col.
-func Load(path string, env func(string) (string, bool)) (*Plan, error) {
-	cfg, err := config.LoadEnv(path, env)
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	for i, c := range cfg.Connectors {
-		if c.Upstream == "" || c.UnsafeAllowPrivateUpstream {
-			continue
-		}
-		host, _, _ := net.SplitHostPort(c.Upstream)
-		if ip, err := netip.ParseAddr(host); err == nil {
-			if err := xds.VetAddr(ip); err != nil {
-				errs = append(errs, cfg.Errorf(pathf("connectors[%d].upstream", i),
-					"%v; set unsafe_allow_private_upstream: true on this connector to allow it", err))
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &Plan{Config: cfg}, nil
-}
-
-// Hosts returns every connector host, in config order.
+// Hosts returns every connector host (defaults of built-in types
+// included), in config order.
 func (p *Plan) Hosts() []string {
 	var out []string
-	for _, c := range p.Config.Connectors {
-		out = append(out, c.Hosts...)
+	for _, c := range p.Connectors.Connectors() {
+		out = append(out, c.Hosts()...)
 	}
 	return out
+}
+
+// settings returns the config entry of a connector.
+func (p *Plan) settings(name string) config.Connector {
+	for _, c := range p.Config.Connectors {
+		if c.Name == name {
+			return c
+		}
+	}
+	return config.Connector{}
 }
 
 // targets lists what the resolver must resolve, per host.
 func (p *Plan) targets() map[string]xds.Target {
 	out := map[string]xds.Target{}
-	for _, c := range p.Config.Connectors {
-		for _, h := range c.Hosts {
-			out[h] = xds.Target{Host: h, Dial: c.Upstream, AllowPrivate: c.UnsafeAllowPrivateUpstream}
+	for _, c := range p.Connectors.Connectors() {
+		set := p.settings(c.Name())
+		for _, h := range c.Hosts() {
+			out[h] = xds.Target{Host: h, Dial: set.Upstream, AllowPrivate: set.UnsafeAllowPrivateUpstream}
 		}
 	}
 	return out
@@ -98,14 +83,17 @@ func (p *Plan) EnvoySpec(proxy netip.AddrPort, leaves map[string]envoy.LeafPEM, 
 		CheckTimeout:      checkTimeout,
 		StreamIdleTimeout: streamIdleTimeout,
 	}
-	for _, c := range p.Config.Connectors {
-		for _, h := range c.Hosts {
+	for _, c := range p.Connectors.Connectors() {
+		for _, h := range c.Hosts() {
 			s.Destinations = append(s.Destinations, envoy.Destination{
-				Connector: c.Name,
+				Connector: c.Name(),
 				Host:      h,
 				Port:      envoy.HTTPSPort,
 				Endpoints: slices.Clone(eps[h]),
-				Trust:     envoy.TrustSecret(c.Name),
+				Trust:     envoy.TrustSecret(c.Name()),
+				// Buffer bodies (up to 1 MiB) only for connectors whose
+				// route tables read them.
+				BufferBody: len(c.BodyRoutes()) > 0,
 			})
 		}
 	}
@@ -118,18 +106,9 @@ func (p *Plan) DecisionSnapshot() *extauthz.Snapshot {
 	for _, a := range p.Config.Agents {
 		agents[a.Name] = a.TokenSHA256s
 	}
-	snap := &extauthz.Snapshot{Agents: extauthz.NewAgents(agents), Connectors: map[string]*extauthz.Connector{}}
-	for _, c := range p.Config.Connectors {
-		ec := &extauthz.Connector{Name: c.Name, Hosts: map[string]bool{}}
-		for _, h := range c.Hosts {
-			ec.Hosts[h] = true
-		}
-		if c.Credential != nil {
-			ec.Credential = &extauthz.Header{Name: c.Credential.Header, Value: c.Credential.Value}
-		}
-		snap.Connectors[c.Name] = ec
+	snap := &extauthz.Snapshot{Agents: extauthz.NewAgents(agents), Connectors: map[string]*connectors.Connector{}}
+	for _, c := range p.Connectors.Connectors() {
+		snap.Connectors[c.Name()] = c
 	}
 	return snap
 }
-
-func pathf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -67,7 +67,7 @@ connectors:
 		t.Errorf("validate created the state dir (%v)", err)
 	}
 	snap := plan.DecisionSnapshot()
-	if !snap.Agents.Exists("a") || snap.Connectors["gh"].Credential == nil || !snap.Connectors["gh"].Hosts["uploads.github.com"] {
+	if _, hasCred := snap.Connectors["gh"].CredentialFor("a"); !snap.Agents.Exists("a") || !hasCred || len(snap.Connectors["gh"].Hosts()) != 2 {
 		t.Errorf("decision snapshot %+v", snap)
 	}
 }

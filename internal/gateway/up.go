@@ -114,7 +114,7 @@ func Up(ctx context.Context, opts Options) error {
 	xdsGRPC, authzGRPC := newGRPCServer(), newGRPCServer()
 	g.xds.Register(xdsGRPC)
 	g.authz.Register(authzGRPC)
-	audit.NewALS(opts.Log).Register(authzGRPC)
+	audit.NewALS(opts.Log, nil).Register(authzGRPC)
 	apiSrv := api.NewServer(api.Handler(g))
 	serve(&wg, fail, "xds", func() error { return xdsGRPC.Serve(xdsLis) })
 	serve(&wg, fail, "authz", func() error { return authzGRPC.Serve(authzLis) })

@@ -34,13 +34,33 @@ type Server struct {
 	authv3.UnimplementedAuthorizationServer
 	snap atomic.Pointer[Snapshot]
 	log  *slog.Logger
+	rec  Recorder
 	now  func() time.Time
 }
 
+// Recorder keeps the authoritative record of every decision (the audit
+// log). Record is called on the decision path, so it must not block; it
+// must be safe for concurrent use.
+type Recorder interface {
+	Record(Record)
+}
+
+// Record is one decision as the audit log sees it: metadata only. Headers
+// is the request's full header map; the recorder keeps an allowlist of it
+// and nothing else (never credentials, cookies or tokens).
+type Record struct {
+	Time                                                      time.Time
+	DecisionID, Phase, Agent, Connector, Action, Rule, Reason string
+	Allow                                                     bool
+	Status                                                    int // the deny status; 0 on allow
+	Method, Host, Path                                        string
+	Headers                                                   map[string]string
+}
+
 // New returns a server that denies everything (503) until Swap gives it a
-// snapshot: a cold start never allows (DESIGN invariant 9).
-func New(log *slog.Logger) *Server {
-	return &Server{log: log, now: time.Now}
+// snapshot: a cold start never allows (DESIGN invariant 9). rec may be nil.
+func New(log *slog.Logger, rec Recorder) *Server {
+	return &Server{log: log, rec: rec, now: time.Now}
 }
 
 // Register adds the Authorization service to g.
@@ -65,7 +85,23 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	in := newRequest(req)
 	s.decide(ctx, in, d)
 	s.logDecision(in, d)
+	s.record(now, in, d)
 	return respond(d), nil
+}
+
+func (s *Server) record(now time.Time, in request, d *Decision) {
+	if s.rec == nil {
+		return
+	}
+	r := Record{
+		Time: now, DecisionID: d.ID, Phase: d.Phase, Agent: d.Agent, Connector: d.Connector,
+		Action: d.Action, Rule: d.Rule, Allow: d.Allow,
+		Method: in.method, Host: in.host, Path: in.path, Headers: in.headers,
+	}
+	if !d.Allow {
+		r.Reason, r.Status = d.reason(), d.Status()
+	}
+	s.rec.Record(r)
 }
 
 // decide fills d. Every return path that does not set d.Allow denies.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -105,7 +106,7 @@ func TestCheckDecisions(t *testing.T) {
 		{name: "a route without a phase is denied", method: "GET", host: "api.github.com", headers: auth, status: 503, reason: "policy_error"},
 		{name: "an unknown phase is denied", phase: "later", ctx: gh, method: "GET", host: "api.github.com", headers: auth, status: 503, reason: "policy_error"},
 	}
-	s := New(slog.New(slog.DiscardHandler))
+	s := New(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,7 +174,7 @@ func headerValue(hs []*corev3.HeaderValueOption, name string) string {
 }
 
 func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
-	s := New(slog.New(slog.DiscardHandler))
+	s := New(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	resp, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)}))
 	ok := resp.GetOkResponse()
@@ -217,12 +218,12 @@ func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
 func TestCheckFailsClosed(t *testing.T) {
 	req := checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)})
 	t.Run("cold start without a snapshot denies with 503", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler))
+		s := New(slog.New(slog.DiscardHandler), nil)
 		resp, _ := s.Check(t.Context(), req)
 		assertDecision(t, resp, 503, "policy_error")
 	})
 	t.Run("a cancelled context denies", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler))
+		s := New(slog.New(slog.DiscardHandler), nil)
 		s.Swap(testSnapshot())
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -230,7 +231,7 @@ func TestCheckFailsClosed(t *testing.T) {
 		assertDecision(t, resp, 503, "policy_error")
 	})
 	t.Run("a panic in the pipeline denies", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler))
+		s := New(slog.New(slog.DiscardHandler), nil)
 		s.Swap(&Snapshot{Connectors: testSnapshot().Connectors}) // nil Agents: the pipeline panics
 		resp, err := s.Check(t.Context(), checkRequest(checkCase{phase: "connect", ctx: gh, method: "CONNECT", host: "api.github.com:443",
 			headers: map[string]string{"proxy-authorization": basic("demo:" + demoToken)}}))
@@ -251,7 +252,7 @@ func TestCheckFailsClosed(t *testing.T) {
 // query string.
 func TestDecisionLogLine(t *testing.T) {
 	var buf bytes.Buffer
-	s := New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	s := New(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
 	s.Swap(testSnapshot())
 	s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com",
 		headers: map[string]string{"proxy-authorization": basic("demo:" + demoToken)}}))
@@ -287,5 +288,32 @@ func TestContractWithEnvoyConfig(t *testing.T) {
 		if p[0] != p[1] {
 			t.Errorf("extauthz uses %q where the Envoy config uses %q", p[0], p[1])
 		}
+	}
+}
+
+type fakeRecorder struct{ got []Record }
+
+func (f *fakeRecorder) Record(r Record) { f.got = append(f.got, r) }
+
+// Every Check, allowed or denied, is handed to the recorder once, with its
+// decision id and status; the record type has no place for a credential.
+func TestEveryDecisionIsRecorded(t *testing.T) {
+	rec := &fakeRecorder{}
+	s := New(slog.New(slog.DiscardHandler), rec)
+	s.Swap(testSnapshot())
+	allow, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)}))
+	deny, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com"}))
+	if len(rec.got) != 2 {
+		t.Fatalf("%d records, want 2", len(rec.got))
+	}
+	a, d := rec.got[0], rec.got[1]
+	if !a.Allow || a.Status != 0 || a.DecisionID != allow.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue() || a.Action != "github.repo.get" {
+		t.Errorf("allow record %+v", a)
+	}
+	if d.Allow || d.Status != 407 || d.Reason != "unauthenticated" || d.DecisionID != deny.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue() {
+		t.Errorf("deny record %+v", d)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", a), "ghp_real_credential") {
+		t.Error("the record carries the credential")
 	}
 }

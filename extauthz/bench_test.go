@@ -8,7 +8,7 @@ import (
 // BenchmarkCheck measures one request-phase Check (allow with credential)
 // and one connect-phase Check, without gRPC.
 func BenchmarkCheck(b *testing.B) {
-	s := New(slog.New(slog.DiscardHandler), nil)
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	cases := map[string]checkCase{
 		"request_allow": {phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)},

@@ -20,6 +20,8 @@ const (
 	ReasonStoreUnavailable = "store_unavailable"
 	ReasonPolicyError      = "policy_error"
 	ReasonBodyUnparseable  = "body_unparseable"
+	ReasonKillSwitch       = "kill_switch"
+	ReasonRateLimited      = "rate_limited"
 )
 
 // statusFor maps reason codes to the HTTP status the agent sees.
@@ -30,6 +32,8 @@ var statusFor = map[string]int{
 	ReasonStoreUnavailable: 503,
 	ReasonPolicyError:      503,
 	ReasonBodyUnparseable:  403,
+	ReasonKillSwitch:       403,
+	ReasonRateLimited:      429,
 }
 
 // messages are the human sentences of deny bodies. They never include
@@ -41,6 +45,8 @@ var messages = map[string]string{
 	ReasonStoreUnavailable: "Bridle's state store is unavailable; the request was denied",
 	ReasonPolicyError:      "Bridle could not evaluate its policy; the request was denied",
 	ReasonBodyUnparseable:  "Bridle could not read this request unambiguously (path, query or body) to decide on it; the request was not sent",
+	ReasonKillSwitch:       "a kill switch is on for this traffic; an operator must turn it off",
+	ReasonRateLimited:      "rate limit exceeded; retry after the number of seconds in Retry-After",
 }
 
 // Decision is the outcome of one Check. Its zero value denies: Allow must be
@@ -64,6 +70,9 @@ type Decision struct {
 	Companions []connectors.HeaderValue
 	// Strip lists agent headers that must not reach the upstream.
 	Strip []string
+	// Limit and RetryAfter explain a rate_limited deny.
+	Limit      *Limit
+	RetryAfter time.Duration
 }
 
 // Header is one injected header. String redacts the value.
@@ -92,17 +101,28 @@ func (d *Decision) Status() int {
 
 // denyBody is the JSON every non-2xx Bridle answer carries (DESIGN §3).
 type denyBody struct {
-	Error      string  `json:"error"`
-	Reason     string  `json:"reason"`
-	DecisionID string  `json:"decision_id"`
-	Action     *string `json:"action"`
-	Rule       *string `json:"rule"`
+	Error      string     `json:"error"`
+	Reason     string     `json:"reason"`
+	DecisionID string     `json:"decision_id"`
+	Action     *string    `json:"action"`
+	Rule       *string    `json:"rule"`
+	Limit      *limitBody `json:"limit,omitempty"`
+	RetryAfter int        `json:"retry_after,omitempty"`
+}
+
+type limitBody struct {
+	Requests int    `json:"requests"`
+	Per      string `json:"per"`
 }
 
 // Body renders the deny body.
 func (d *Decision) Body() []byte {
 	r := d.reason()
 	b := denyBody{Error: messages[r], Reason: r, DecisionID: d.ID, Action: nullable(d.Action), Rule: nullable(d.Rule)}
+	if d.Limit != nil {
+		b.Limit = &limitBody{Requests: d.Limit.Requests, Per: d.Limit.Per.String()}
+		b.RetryAfter = int(d.RetryAfter / time.Second)
+	}
 	if b.Error == "" {
 		b.Error = "denied by Bridle"
 	}

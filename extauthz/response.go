@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -137,6 +138,9 @@ func denyResponse(d *Decision) *authv3.CheckResponse {
 	if status == 407 {
 		grpcCode = code.Code_UNAUTHENTICATED
 		headers = append(headers, header("proxy-authenticate", `Basic realm="bridle"`))
+	}
+	if d.RetryAfter > 0 {
+		headers = append(headers, header("retry-after", strconv.Itoa(int(d.RetryAfter/time.Second))))
 	}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(grpcCode)},

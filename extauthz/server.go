@@ -23,6 +23,10 @@ import (
 // swaps in a new one atomically, so a Check sees one consistent version.
 type Snapshot struct {
 	Agents *Agents
+	// AgentLimits holds every agent's rate limit; ConnectorLimits the
+	// per-agent limit on a connector, where one is set.
+	AgentLimits     map[string]Limit
+	ConnectorLimits map[string]*Limit
 	// Connectors by name (the name comes from the route's context
 	// extensions, which only config can set).
 	Connectors map[string]*connectors.Connector
@@ -32,10 +36,22 @@ type Snapshot struct {
 // Check is safe for concurrent use.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
-	snap atomic.Pointer[Snapshot]
-	log  *slog.Logger
-	rec  Recorder
-	now  func() time.Time
+	snap    atomic.Pointer[Snapshot]
+	log     *slog.Logger
+	rec     Recorder
+	limiter RateLimiter
+	kill    KillSwitch
+	now     func() time.Time
+}
+
+// Deps are what the decision service needs from the rest of Bridle.
+// Recorder may be nil; a nil Limiter or KillSwitch denies every request
+// that needs it (503 store_unavailable), so a miswired gateway fails closed.
+type Deps struct {
+	Log        *slog.Logger
+	Recorder   Recorder
+	Limiter    RateLimiter
+	KillSwitch KillSwitch
 }
 
 // Recorder keeps the authoritative record of every decision (the audit
@@ -58,9 +74,9 @@ type Record struct {
 }
 
 // New returns a server that denies everything (503) until Swap gives it a
-// snapshot: a cold start never allows (DESIGN invariant 9). rec may be nil.
-func New(log *slog.Logger, rec Recorder) *Server {
-	return &Server{log: log, rec: rec, now: time.Now}
+// snapshot: a cold start never allows (DESIGN invariant 9).
+func New(deps Deps) *Server {
+	return &Server{log: deps.Log, rec: deps.Recorder, limiter: deps.Limiter, kill: deps.KillSwitch, now: time.Now}
 }
 
 // Register adds the Authorization service to g.
@@ -119,11 +135,11 @@ func (s *Server) decide(ctx context.Context, in request, d *Decision) {
 	}
 	switch d.Phase {
 	case phaseConnect:
-		s.connect(snap, in, d)
+		s.connect(ctx, snap, in, d)
 	case phasePlain:
-		s.plain(snap, in, d)
+		s.plain(ctx, snap, in, d)
 	case phaseRequest:
-		s.request(snap, in, d)
+		s.request(ctx, snap, in, d)
 	default:
 		// A route without a phase is a config bug: deny.
 		d.Reason = ReasonPolicyError
@@ -133,7 +149,7 @@ func (s *Server) decide(ctx context.Context, in request, d *Decision) {
 // connect authenticates a CONNECT and checks its target has a connector.
 // Authentication comes first so an unauthenticated client learns nothing
 // about which hosts are configured.
-func (s *Server) connect(snap *Snapshot, in request, d *Decision) {
+func (s *Server) connect(ctx context.Context, snap *Snapshot, in request, d *Decision) {
 	if !s.authenticate(snap, in, d) {
 		return
 	}
@@ -145,12 +161,15 @@ func (s *Server) connect(snap *Snapshot, in request, d *Decision) {
 		d.Reason = ReasonNoConnector
 		return
 	}
+	if s.killed(ctx, d) {
+		return
+	}
 	d.Allow = true
 }
 
 // plain decides an absolute-form http:// request: authentication and the
 // request decision in one phase.
-func (s *Server) plain(snap *Snapshot, in request, d *Decision) {
+func (s *Server) plain(ctx context.Context, snap *Snapshot, in request, d *Decision) {
 	if !s.authenticate(snap, in, d) {
 		return
 	}
@@ -162,13 +181,13 @@ func (s *Server) plain(snap *Snapshot, in request, d *Decision) {
 		d.Reason = ReasonMisdirected
 		return
 	}
-	s.forward(c, in, d)
+	s.forward(ctx, snap, c, in, d)
 }
 
 // request decides one decrypted request inside a tunnel. Identity comes
 // from the header Envoy set from the tunnel's filter state (agent copies
 // are removed before it is set).
-func (s *Server) request(snap *Snapshot, in request, d *Decision) {
+func (s *Server) request(ctx context.Context, snap *Snapshot, in request, d *Decision) {
 	agent := in.headers[headerAgentID]
 	if agent == "" || agent == "-" || !snap.Agents.Exists(agent) {
 		d.Reason = ReasonUnauthenticated
@@ -188,14 +207,15 @@ func (s *Server) request(snap *Snapshot, in request, d *Decision) {
 		d.Reason = ReasonMisdirected
 		return
 	}
-	s.forward(c, in, d)
+	s.forward(ctx, snap, c, in, d)
 }
 
-// forward decides a request bound for a connector's upstream: the connector
-// turns it into an action (a request it cannot read unambiguously is
-// denied), then the credential for this agent is attached. The policy
-// engine plugs in between.
-func (s *Server) forward(c *connectors.Connector, in request, d *Decision) {
+// forward decides a request bound for a connector's upstream (DESIGN §2
+// step 4): the connector turns it into an action (a request it cannot read
+// unambiguously is denied), the kill switch and the rate limit apply, then
+// the credential for this agent is attached. Each step that refuses ends
+// the decision as a deny.
+func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Connector, in request, d *Decision) {
 	action, err := c.Parse(in.connectorRequest(d.Agent, c))
 	if err != nil {
 		d.Reason = ReasonBodyUnparseable
@@ -203,6 +223,12 @@ func (s *Server) forward(c *connectors.Connector, in request, d *Decision) {
 		return
 	}
 	d.Action = action.Type
+	if s.killed(ctx, d) {
+		return
+	}
+	if s.limited(ctx, snap, d) {
+		return
+	}
 	if cred, ok := c.CredentialFor(d.Agent); ok {
 		d.Credential = &Header{Name: cred.Header(), Value: cred.Value()}
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -32,8 +33,10 @@ func testSnapshot() *Snapshot {
 		panic(err)
 	}
 	snap := &Snapshot{
-		Agents:     NewAgents(map[string][][32]byte{"demo": {sha256.Sum256([]byte(demoToken))}}),
-		Connectors: map[string]*connectors.Connector{},
+		Agents:          NewAgents(map[string][][32]byte{"demo": {sha256.Sum256([]byte(demoToken))}}),
+		AgentLimits:     map[string]Limit{"demo": {Requests: 120, Per: time.Minute}},
+		ConnectorLimits: map[string]*Limit{},
+		Connectors:      map[string]*connectors.Connector{},
 	}
 	for _, c := range reg.Connectors() {
 		snap.Connectors[c.Name()] = c
@@ -106,7 +109,7 @@ func TestCheckDecisions(t *testing.T) {
 		{name: "a route without a phase is denied", method: "GET", host: "api.github.com", headers: auth, status: 503, reason: "policy_error"},
 		{name: "an unknown phase is denied", phase: "later", ctx: gh, method: "GET", host: "api.github.com", headers: auth, status: 503, reason: "policy_error"},
 	}
-	s := New(slog.New(slog.DiscardHandler), nil)
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,7 +177,7 @@ func headerValue(hs []*corev3.HeaderValueOption, name string) string {
 }
 
 func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
-	s := New(slog.New(slog.DiscardHandler), nil)
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
 	s.Swap(testSnapshot())
 	resp, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)}))
 	ok := resp.GetOkResponse()
@@ -218,12 +221,12 @@ func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
 func TestCheckFailsClosed(t *testing.T) {
 	req := checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)})
 	t.Run("cold start without a snapshot denies with 503", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler), nil)
+		s := newTestServer(slog.New(slog.DiscardHandler), nil)
 		resp, _ := s.Check(t.Context(), req)
 		assertDecision(t, resp, 503, "policy_error")
 	})
 	t.Run("a cancelled context denies", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler), nil)
+		s := newTestServer(slog.New(slog.DiscardHandler), nil)
 		s.Swap(testSnapshot())
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
@@ -231,7 +234,7 @@ func TestCheckFailsClosed(t *testing.T) {
 		assertDecision(t, resp, 503, "policy_error")
 	})
 	t.Run("a panic in the pipeline denies", func(t *testing.T) {
-		s := New(slog.New(slog.DiscardHandler), nil)
+		s := newTestServer(slog.New(slog.DiscardHandler), nil)
 		s.Swap(&Snapshot{Connectors: testSnapshot().Connectors}) // nil Agents: the pipeline panics
 		resp, err := s.Check(t.Context(), checkRequest(checkCase{phase: "connect", ctx: gh, method: "CONNECT", host: "api.github.com:443",
 			headers: map[string]string{"proxy-authorization": basic("demo:" + demoToken)}}))
@@ -252,7 +255,7 @@ func TestCheckFailsClosed(t *testing.T) {
 // query string.
 func TestDecisionLogLine(t *testing.T) {
 	var buf bytes.Buffer
-	s := New(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	s := newTestServer(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
 	s.Swap(testSnapshot())
 	s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com",
 		headers: map[string]string{"proxy-authorization": basic("demo:" + demoToken)}}))
@@ -299,7 +302,7 @@ func (f *fakeRecorder) Record(r Record) { f.got = append(f.got, r) }
 // decision id and status; the record type has no place for a credential.
 func TestEveryDecisionIsRecorded(t *testing.T) {
 	rec := &fakeRecorder{}
-	s := New(slog.New(slog.DiscardHandler), rec)
+	s := newTestServer(slog.New(slog.DiscardHandler), rec)
 	s.Swap(testSnapshot())
 	allow, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)}))
 	deny, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com"}))

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -42,6 +44,35 @@ type wire struct {
 	Policies   []string          `yaml:"policies"`
 	Secrets    map[string]string `yaml:"secrets"`
 	Audit      wireAudit         `yaml:"audit"`
+	Redis      wireRedis         `yaml:"redis"`
+	Defaults   wireDefaults      `yaml:"defaults"`
+}
+
+type wireRedis struct {
+	URL         string        `yaml:"url"`
+	Sentinel    *wireSentinel `yaml:"sentinel"`
+	Cluster     []string      `yaml:"cluster"`
+	Username    string        `yaml:"username"`
+	Password    string        `yaml:"password"`
+	TLS         bool          `yaml:"tls"`
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	OpTimeout   time.Duration `yaml:"op_timeout"`
+}
+
+type wireSentinel struct {
+	MasterName string   `yaml:"master_name"`
+	Addrs      []string `yaml:"addrs"`
+	Username   string   `yaml:"username"`
+	Password   string   `yaml:"password"`
+}
+
+type wireDefaults struct {
+	RateLimit *wireRateLimit `yaml:"rate_limit"`
+}
+
+type wireRateLimit struct {
+	Requests int           `yaml:"requests"`
+	Per      time.Duration `yaml:"per"`
 }
 
 type wireAudit struct {
@@ -58,9 +89,10 @@ type wireListen struct {
 }
 
 type wireAgent struct {
-	Name         string   `yaml:"name"`
-	TokenSHA256  string   `yaml:"token_sha256"`
-	TokenSHA256s []string `yaml:"token_sha256s"`
+	Name         string         `yaml:"name"`
+	TokenSHA256  string         `yaml:"token_sha256"`
+	TokenSHA256s []string       `yaml:"token_sha256s"`
+	RateLimit    *wireRateLimit `yaml:"rate_limit"`
 }
 
 type wireConnector struct {
@@ -73,6 +105,7 @@ type wireConnector struct {
 	Credential                 *wireCredential           `yaml:"credential"`
 	AgentCredentials           map[string]wireCredential `yaml:"agent_credentials"`
 	Routes                     []wireRoute               `yaml:"routes"`
+	RateLimit                  *wireRateLimit            `yaml:"rate_limit"`
 }
 
 type wireRoute struct {
@@ -100,6 +133,9 @@ type Config struct {
 	Policies   []string // patterns as written; resolve against Dir
 	Secrets    map[string]Secret
 	Audit      Audit
+	Redis      Redis
+	// RateLimit applies to every agent without its own.
+	RateLimit RateLimit
 
 	places map[string]pos
 }
@@ -120,6 +156,41 @@ type Listen struct {
 type Agent struct {
 	Name         string
 	TokenSHA256s [][32]byte
+	RateLimit    RateLimit // the defaults unless the agent sets its own
+}
+
+// RateLimit allows at most Requests in any window of Per.
+type RateLimit struct {
+	Requests int
+	Per      time.Duration
+}
+
+// Redis locates the shared store. The zero value means the embedded
+// in-process Redis (single instance only).
+type Redis struct {
+	URL                string
+	SentinelMaster     string
+	SentinelAddrs      []string
+	SentinelUsername   string
+	SentinelPassword   string
+	Cluster            []string
+	Username, Password string
+	TLS                bool
+	DialTimeout        time.Duration
+	OpTimeout          time.Duration
+}
+
+// String never shows passwords.
+func (r Redis) String() string {
+	switch {
+	case r.URL != "":
+		return "redis " + redactURL(r.URL)
+	case r.SentinelMaster != "":
+		return fmt.Sprintf("redis sentinel %s %v", r.SentinelMaster, r.SentinelAddrs)
+	case len(r.Cluster) > 0:
+		return fmt.Sprintf("redis cluster %v", r.Cluster)
+	}
+	return "embedded redis"
 }
 
 // Connector is one upstream API the agents may reach.
@@ -138,6 +209,8 @@ type Connector struct {
 	Credential       *Credential
 	AgentCredentials map[string]Credential
 	Routes           []Route
+	// RateLimit, when set, also limits each agent on this connector.
+	RateLimit *RateLimit
 }
 
 // Route is one entry of a user route table (type http): method and path
@@ -332,3 +405,12 @@ func (c *Config) Errorf(path, format string, args ...any) error {
 // the path of one of errs: the loader uses it to drop follow-on errors
 // about a place that already has one.
 func Overlaps(err error, errs []error) bool { return overlaps(err, errs) }
+
+// redactURL hides the password of a redis:// URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

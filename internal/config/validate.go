@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // validator turns the decoded wire struct into a Config, reporting every
@@ -56,6 +57,26 @@ func (v *validator) run(w *wire) {
 	v.cfg.Secrets = map[string]Secret{}
 	v.secrets(w.Secrets)
 	v.audit(w.Audit)
+	v.redis(w.Redis)
+	v.cfg.RateLimit = DefaultRateLimit
+	if w.Defaults.RateLimit != nil {
+		v.cfg.RateLimit = v.rateLimit("defaults.rate_limit", *w.Defaults.RateLimit)
+	}
+	for i, a := range w.Agents {
+		if i >= len(v.cfg.Agents) {
+			break
+		}
+		v.cfg.Agents[i].RateLimit = v.cfg.RateLimit
+		if a.RateLimit != nil {
+			v.cfg.Agents[i].RateLimit = v.rateLimit(fmt.Sprintf("agents[%d].rate_limit", i), *a.RateLimit)
+		}
+	}
+	for i, c := range w.Connectors {
+		if c.RateLimit != nil && i < len(v.cfg.Connectors) {
+			rl := v.rateLimit(fmt.Sprintf("connectors[%d].rate_limit", i), *c.RateLimit)
+			v.cfg.Connectors[i].RateLimit = &rl
+		}
+	}
 	for i, p := range w.Policies {
 		if strings.TrimSpace(p) == "" {
 			v.errorf(fmt.Sprintf("policies[%d]", i), "empty policy path")
@@ -273,6 +294,42 @@ func (v *validator) secrets(ws map[string]string) {
 }
 
 var envRefRE = regexp.MustCompile(`^\$\{env:[A-Za-z0-9_]+\}$`)
+
+// DefaultRateLimit is the reference product's figure: 120 requests per
+// minute per agent.
+var DefaultRateLimit = RateLimit{Requests: 120, Per: time.Minute}
+
+func (v *validator) rateLimit(path string, w wireRateLimit) RateLimit {
+	if w.Requests < 1 {
+		v.errorf(path+".requests", "requests %d: want at least 1", w.Requests)
+	}
+	if w.Per < time.Second || w.Per > 24*time.Hour || w.Per%time.Millisecond != 0 {
+		v.errorf(path+".per", "per %s: want a window from 1s to 24h", w.Per)
+	}
+	return RateLimit{Requests: w.Requests, Per: w.Per}
+}
+
+func (v *validator) redis(w wireRedis) {
+	r := Redis{URL: w.URL, Cluster: w.Cluster, Username: w.Username, Password: w.Password, TLS: w.TLS,
+		DialTimeout: w.DialTimeout, OpTimeout: w.OpTimeout}
+	if w.Sentinel != nil {
+		r.SentinelMaster, r.SentinelAddrs = w.Sentinel.MasterName, w.Sentinel.Addrs
+		r.SentinelUsername, r.SentinelPassword = w.Sentinel.Username, w.Sentinel.Password
+	}
+	modes := 0
+	for _, set := range []bool{r.URL != "", w.Sentinel != nil, len(r.Cluster) > 0} {
+		if set {
+			modes++
+		}
+	}
+	if modes > 1 {
+		v.errorf("redis", "give one of url, sentinel or cluster")
+	}
+	if r.OpTimeout != 0 && r.OpTimeout > 5*time.Second {
+		v.errorf("redis.op_timeout", "op_timeout %s: keep it in the tens of milliseconds; a slow store must fail fast (max 5s)", r.OpTimeout)
+	}
+	v.cfg.Redis = r
+}
 
 // DefaultRetentionDays is how long decision records are kept by default.
 const DefaultRetentionDays = 30

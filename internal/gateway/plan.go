@@ -106,9 +106,20 @@ func (p *Plan) DecisionSnapshot() *extauthz.Snapshot {
 	for _, a := range p.Config.Agents {
 		agents[a.Name] = a.TokenSHA256s
 	}
-	snap := &extauthz.Snapshot{Agents: extauthz.NewAgents(agents), Connectors: map[string]*connectors.Connector{}}
+	snap := &extauthz.Snapshot{
+		Agents:          extauthz.NewAgents(agents),
+		AgentLimits:     map[string]extauthz.Limit{},
+		ConnectorLimits: map[string]*extauthz.Limit{},
+		Connectors:      map[string]*connectors.Connector{},
+	}
+	for _, a := range p.Config.Agents {
+		snap.AgentLimits[a.Name] = extauthz.Limit{Requests: a.RateLimit.Requests, Per: a.RateLimit.Per}
+	}
 	for _, c := range p.Connectors.Connectors() {
 		snap.Connectors[c.Name()] = c
+		if rl := p.settings(c.Name()).RateLimit; rl != nil {
+			snap.ConnectorLimits[c.Name()] = &extauthz.Limit{Requests: rl.Requests, Per: rl.Per}
+		}
 	}
 	return snap
 }

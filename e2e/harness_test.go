@@ -115,6 +115,14 @@ func newUpstream(t testing.TB, hosts ...string) *upstream {
 	return &upstream{Handler: h, srv: srv, caPEM: certs.CAPEM, addr: srv.Listener.Addr().String()}
 }
 
+// allowAll is the policy of tests about other steps than the policy.
+const allowAll = `version: 1
+policies:
+  - name: e2e
+    rules:
+      - {name: allow everything, effect: allow, actions: ["**"]}
+`
+
 // connector is one connector block of the test config.
 type connector struct {
 	name, typ  string // typ defaults to http
@@ -145,6 +153,8 @@ type gatewayOpts struct {
 	serve      bool     // `bridle serve`: no Envoy child
 	env        []string // extra environment for bridle
 	agentYAML  string   // extra keys of the agent entry, e.g. "rate_limit: {requests: 5, per: 10s}"
+	policy     string   // policy YAML; empty: allowAll (the tests of other steps need an allow)
+	noPolicy   bool     // no policies: key at all
 	extraYAML  string   // extra top-level config, e.g. "redis: {url: ...}"
 }
 
@@ -167,6 +177,16 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	}
 	if o.extraYAML != "" {
 		fmt.Fprintf(&b, "%s\n", o.extraYAML)
+	}
+	policy := o.policy
+	if policy == "" {
+		policy = allowAll
+	}
+	if !o.noPolicy {
+		if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "policies: [policy.yaml]\n")
 	}
 	fmt.Fprintf(&b, "connectors:\n")
 	for i, c := range o.connectors {

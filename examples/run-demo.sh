@@ -28,4 +28,5 @@ export BRIDLE_DEMO_TOKEN_SHA256
 export BRIDLE_DEMO_CREDENTIAL="${BRIDLE_DEMO_CREDENTIAL:-demo-credential-injected-by-bridle}"
 
 echo "Try it: ./bin/bridle run --config examples/bridle.yaml -- curl -s https://api.demo.bridle.test/hello"
+echo "  (a DELETE or POST is denied by examples/policies/demo.yaml)"
 "$bin/bridle" up --config bridle.yaml

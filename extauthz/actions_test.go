@@ -21,7 +21,7 @@ func TestRequestsAreParsedIntoActions(t *testing.T) {
 		action  string
 		reason  string
 	}{
-		{name: "a REST path becomes its action", method: "PUT", path: "/repos/acme/api/pulls/7/merge", action: "github.pr.merge",
+		{name: "a REST path becomes its action", method: "PUT", path: "/repos/other/api/pulls/7/merge", action: "github.pr.merge",
 			headers: map[string]string{partialBodyHeader: "false", "content-type": "application/json"}, body: `{}`},
 		{name: "an unknown path becomes github.unknown", method: "GET", path: "/no/such/thing", action: "github.unknown"},
 		{name: "a GraphQL mutation is read from the body", method: "POST", path: "/graphql", action: "github.graphql.mutation.mergePullRequest",

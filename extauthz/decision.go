@@ -22,6 +22,8 @@ const (
 	ReasonBodyUnparseable  = "body_unparseable"
 	ReasonKillSwitch       = "kill_switch"
 	ReasonRateLimited      = "rate_limited"
+	ReasonPolicyDeny       = "policy_deny"
+	ReasonDefaultDeny      = "default_deny"
 )
 
 // statusFor maps reason codes to the HTTP status the agent sees.
@@ -34,6 +36,8 @@ var statusFor = map[string]int{
 	ReasonBodyUnparseable:  403,
 	ReasonKillSwitch:       403,
 	ReasonRateLimited:      429,
+	ReasonPolicyDeny:       403,
+	ReasonDefaultDeny:      403,
 }
 
 // messages are the human sentences of deny bodies. They never include
@@ -47,6 +51,8 @@ var messages = map[string]string{
 	ReasonBodyUnparseable:  "Bridle could not read this request unambiguously (path, query or body) to decide on it; the request was not sent",
 	ReasonKillSwitch:       "a kill switch is on for this traffic; an operator must turn it off",
 	ReasonRateLimited:      "rate limit exceeded; retry after the number of seconds in Retry-After",
+	ReasonPolicyDeny:       "a policy rule denies this action",
+	ReasonDefaultDeny:      "no policy rule allows this action (default deny)",
 }
 
 // Decision is the outcome of one Check. Its zero value denies: Allow must be
@@ -60,6 +66,9 @@ type Decision struct {
 	Connector string
 	Action    string // action type, empty until connectors parse requests
 	Rule      string // deciding policy/rule, empty when none
+	// Message, when set, replaces the reason's standard sentence in the
+	// deny body. It must never include request data.
+	Message string
 	// Detail explains a deny in logs (never in the response: it may echo
 	// request data).
 	Detail string
@@ -118,7 +127,11 @@ type limitBody struct {
 // Body renders the deny body.
 func (d *Decision) Body() []byte {
 	r := d.reason()
-	b := denyBody{Error: messages[r], Reason: r, DecisionID: d.ID, Action: nullable(d.Action), Rule: nullable(d.Rule)}
+	msg := messages[r]
+	if d.Message != "" {
+		msg = d.Message
+	}
+	b := denyBody{Error: msg, Reason: r, DecisionID: d.ID, Action: nullable(d.Action), Rule: nullable(d.Rule)}
 	if d.Limit != nil {
 		b.Limit = &limitBody{Requests: d.Limit.Requests, Per: d.Limit.Per.String()}
 		b.RetryAfter = int(d.RetryAfter / time.Second)

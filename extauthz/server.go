@@ -17,11 +17,14 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/policies"
 )
 
 // Snapshot is the configuration decisions read. It is immutable; a reload
 // swaps in a new one atomically, so a Check sees one consistent version.
 type Snapshot struct {
+	// Policy decides actions; an empty or nil set denies everything.
+	Policy *policies.Set
 	Agents *Agents
 	// AgentLimits holds every agent's rate limit; ConnectorLimits the
 	// per-agent limit on a connector, where one is set.
@@ -212,8 +215,8 @@ func (s *Server) request(ctx context.Context, snap *Snapshot, in request, d *Dec
 
 // forward decides a request bound for a connector's upstream (DESIGN §2
 // step 4): the connector turns it into an action (a request it cannot read
-// unambiguously is denied), the kill switch and the rate limit apply, then
-// the credential for this agent is attached. Each step that refuses ends
+// unambiguously is denied), the kill switch, the policy and the rate limit
+// apply, then the credential for this agent is attached. Each step that refuses ends
 // the decision as a deny.
 func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Connector, in request, d *Decision) {
 	action, err := c.Parse(in.connectorRequest(d.Agent, c))
@@ -224,6 +227,9 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 	}
 	d.Action = action.Type
 	if s.killed(ctx, d) {
+		return
+	}
+	if !s.permitted(ctx, snap, action, d) {
 		return
 	}
 	if s.limited(ctx, snap, d) {

@@ -17,12 +17,25 @@ import (
 
 	"github.com/bridle-gw/bridle/envoy"
 	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/policies"
 )
 
 const (
 	demoToken  = "brd_demo_token"
 	credential = "Bearer ghp_real_credential"
 )
+
+// testPolicy allows everything the tests send, except what the policy
+// tests exercise.
+const testPolicy = `version: 1
+policies:
+  - name: test
+    rules:
+      - {name: everything else, effect: allow, actions: ["github.**", "public.**", "anthropic.**"]}
+      - {name: no deletes, effect: deny, actions: [github.repo.delete]}
+      - {name: merges need a human, effect: require_approval, actions: [github.pr.merge], when: {field: params.repo, op: glob, value: "acme/*"}}
+      - {name: no graphql queries, effect: deny, actions: ["github.graphql.query.**"]}
+`
 
 func testSnapshot() *Snapshot {
 	reg, err := connectors.New([]connectors.Spec{
@@ -32,7 +45,12 @@ func testSnapshot() *Snapshot {
 	if err != nil {
 		panic(err)
 	}
+	pol, err := policies.LoadBytes("test.yaml", []byte(testPolicy))
+	if err != nil {
+		panic(err)
+	}
 	snap := &Snapshot{
+		Policy:          pol,
 		Agents:          NewAgents(map[string][][32]byte{"demo": {sha256.Sum256([]byte(demoToken))}}),
 		AgentLimits:     map[string]Limit{"demo": {Requests: 120, Per: time.Minute}},
 		ConnectorLimits: map[string]*Limit{},

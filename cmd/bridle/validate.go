@@ -23,8 +23,11 @@ func newValidateCmd() *cobra.Command {
 				return exitCode(1)
 			}
 			c := plan.Config
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d agent(s), %d connector(s), %d host(s))\n",
-				c.File, len(c.Agents), len(c.Connectors), len(plan.Hosts()))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d agent(s), %d connector(s), %d host(s), %d policy rule(s))\n",
+				c.File, len(c.Agents), len(c.Connectors), len(plan.Hosts()), len(plan.Policy.Rules()))
+			if plan.Policy.Empty() {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning: no policy files: every request will be denied (default_deny)")
+			}
 			return nil
 		},
 	}

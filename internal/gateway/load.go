@@ -11,6 +11,7 @@ import (
 	"github.com/bridle-gw/bridle/internal/config"
 	"github.com/bridle-gw/bridle/internal/connectors"
 	"github.com/bridle-gw/bridle/internal/vault"
+	"github.com/bridle-gw/bridle/policies"
 	"github.com/bridle-gw/bridle/xds"
 )
 
@@ -49,11 +50,37 @@ func Load(path string, env func(string) (string, bool)) (*Plan, error) {
 		add(placed(cfg, e))
 	}
 	add(checkUpstreams(cfg)...)
+	set, perr := loadPolicies(cfg)
+	add(perr...)
 	if len(errs) > 0 {
 		config.SortErrors(errs)
 		return nil, errors.Join(dedupe(errs)...)
 	}
-	return &Plan{Config: cfg, Connectors: reg}, nil
+	return &Plan{Config: cfg, Connectors: reg, Policy: set}, nil
+}
+
+// loadPolicies compiles the policy files the config names (paths or
+// globs, relative to the config file). A file that fails to load fails the
+// whole load: a broken deny rule must never turn into an allow.
+func loadPolicies(cfg *config.Config) (*policies.Set, []error) {
+	var errs []error
+	var files []string
+	for i, pattern := range cfg.Policies {
+		matched, err := policies.ExpandGlobs(cfg.Dir, []string{pattern})
+		if err != nil {
+			errs = append(errs, cfg.Errorf(fmt.Sprintf("policies[%d]", i), "%v", err))
+			continue
+		}
+		files = append(files, matched...)
+	}
+	// Load what was found even if a pattern failed, so one run reports
+	// every problem; any error discards the set.
+	set, err := policies.Load(files)
+	errs = append(errs, unjoin(err)...)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return set, nil
 }
 
 // resolveSecrets decrypts `enc:` secrets with the vault key. Errors name

@@ -13,6 +13,7 @@ import (
 	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/config"
 	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/policies"
 	"github.com/bridle-gw/bridle/xds"
 )
 
@@ -30,6 +31,8 @@ const (
 type Plan struct {
 	Config     *config.Config
 	Connectors *connectors.Registry
+	// Policy is the compiled permission rules; empty means default deny.
+	Policy *policies.Set
 }
 
 // Hosts returns every connector host (defaults of built-in types
@@ -107,6 +110,7 @@ func (p *Plan) DecisionSnapshot() *extauthz.Snapshot {
 		agents[a.Name] = a.TokenSHA256s
 	}
 	snap := &extauthz.Snapshot{
+		Policy:          p.Policy,
 		Agents:          extauthz.NewAgents(agents),
 		AgentLimits:     map[string]extauthz.Limit{},
 		ConnectorLimits: map[string]*extauthz.Limit{},

@@ -71,3 +71,21 @@ connectors:
 		t.Errorf("decision snapshot %+v", snap)
 	}
 }
+
+// A broken policy file fails the load with its own file:line, and never
+// leaves a partial set that could turn a broken deny into an allow.
+func TestLoadReportsPolicyErrorsWithTheirPlace(t *testing.T) {
+	p := writeConfig(t, "version: 1\npolicies: [rules.yaml, missing.yaml]\n")
+	dir := filepath.Dir(p)
+	os.WriteFile(filepath.Join(dir, "rules.yaml"), []byte("version: 1\npolicies:\n  - name: p\n    rules:\n      - {name: r, effect: deny, actions: [github.repo.delete], when: {field: params.repo, op: equals, value: x}}\n"), 0o644)
+	_, err := Load(p, noEnv)
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	msg := err.Error()
+	for _, want := range []string{"bridle.yaml:2:24: policies[1]", "missing.yaml", `rules.yaml:5:`, `unknown operator "equals"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+}

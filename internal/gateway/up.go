@@ -301,6 +301,11 @@ func (g *gateway) banner(e statedir.Endpoints, took time.Duration) {
 		fmt.Fprintf(g.opts.Out, "No Envoy is started (serve). Run one against this control plane with:\n  envoy -c %s --use-dynamic-base-id\n",
 			g.dir.Path(bootstrapFile))
 	}
+	if g.plan.Policy.Empty() {
+		fmt.Fprintf(g.opts.Out, "No policy files are configured: every request is denied (default_deny). Add `policies: [\"policies/*.yaml\"]` to %s.\n", cfg.File)
+	} else {
+		fmt.Fprintf(g.opts.Out, "  policy  %d rule(s) from %d file(s), version %.12s\n", len(g.plan.Policy.Rules()), len(g.plan.Policy.Files()), g.plan.Policy.Version())
+	}
 	if len(cfg.Agents) == 0 {
 		fmt.Fprintf(g.opts.Out, "No agents are configured: every request will be answered 407. Create one with `bridle agent add NAME`.\n")
 	}

@@ -1,0 +1,38 @@
+package extauthz
+
+import (
+	"context"
+
+	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/policies"
+)
+
+// permitted evaluates the policy (deny > require_approval > allow > default
+// deny). Only an allow continues; an evaluation error denies with 503.
+func (s *Server) permitted(ctx context.Context, snap *Snapshot, a connectors.Action, d *Decision) bool {
+	dec := snap.Policy.Evaluate(ctx, policies.Input{
+		Agent: d.Agent, Connector: d.Connector, Action: a.Type,
+		Method: a.Method, Host: a.Host, Path: a.Path, Params: a.Params, Time: s.now(),
+	})
+	if dec.Rule != nil {
+		d.Rule = dec.Rule.String()
+	}
+	switch dec.Effect {
+	case policies.Allow:
+		return true
+	case policies.RequireApproval:
+		// Approvals are not built yet: the action cannot be approved, so
+		// it is refused, saying why.
+		d.Reason = ReasonPolicyDeny
+		d.Message = "this action requires human approval, which this build of Bridle cannot request yet"
+		return false
+	}
+	d.Reason = dec.Reason
+	if d.Reason == "" {
+		d.Reason = ReasonPolicyError
+	}
+	if dec.Err != nil {
+		d.Detail = dec.Err.Error()
+	}
+	return false
+}

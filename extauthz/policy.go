@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"time"
 
 	"github.com/bridle-gw/bridle/internal/connectors"
 	"github.com/bridle-gw/bridle/policies"
@@ -10,6 +11,8 @@ import (
 // permitted evaluates the policy (deny > require_approval > allow > default
 // deny). Only an allow continues; an evaluation error denies with 503.
 func (s *Server) permitted(ctx context.Context, snap *Snapshot, a connectors.Action, d *Decision) bool {
+	start := time.Now()
+	defer func() { s.metrics.PolicyEval(time.Since(start)) }()
 	dec := snap.Policy.Evaluate(ctx, policies.Input{
 		Agent: d.Agent, Connector: d.Connector, Action: a.Type,
 		Method: a.Method, Host: a.Host, Path: a.Path, Params: a.Params, Time: s.now(),

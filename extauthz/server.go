@@ -44,8 +44,23 @@ type Server struct {
 	rec     Recorder
 	limiter RateLimiter
 	kill    KillSwitch
+	metrics Metrics
 	now     func() time.Time
 }
+
+// Metrics receives what the decision service measures. Implementations
+// must be safe for concurrent use and cheap: they run on every Check.
+type Metrics interface {
+	Decision(phase, decision, reason, connector string, elapsed time.Duration)
+	PolicyEval(elapsed time.Duration)
+	StoreCall(elapsed time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Decision(string, string, string, string, time.Duration) {}
+func (noMetrics) PolicyEval(time.Duration)                               {}
+func (noMetrics) StoreCall(time.Duration)                                {}
 
 // Deps are what the decision service needs from the rest of Bridle.
 // Recorder may be nil; a nil Limiter or KillSwitch denies every request
@@ -55,6 +70,7 @@ type Deps struct {
 	Recorder   Recorder
 	Limiter    RateLimiter
 	KillSwitch KillSwitch
+	Metrics    Metrics // nil: none
 }
 
 // Recorder keeps the authoritative record of every decision (the audit
@@ -79,7 +95,11 @@ type Record struct {
 // New returns a server that denies everything (503) until Swap gives it a
 // snapshot: a cold start never allows (DESIGN invariant 9).
 func New(deps Deps) *Server {
-	return &Server{log: deps.Log, rec: deps.Recorder, limiter: deps.Limiter, kill: deps.KillSwitch, now: time.Now}
+	s := &Server{log: deps.Log, rec: deps.Recorder, limiter: deps.Limiter, kill: deps.KillSwitch, metrics: deps.Metrics, now: time.Now}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
+	return s
 }
 
 // Register adds the Authorization service to g.
@@ -105,6 +125,11 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	s.decide(ctx, in, d)
 	s.logDecision(in, d)
 	s.record(now, in, d)
+	outcome, reason := "deny", d.reason()
+	if d.Allow {
+		outcome, reason = "allow", ReasonAllowed
+	}
+	s.metrics.Decision(d.Phase, outcome, reason, d.Connector, time.Since(now))
 	return respond(d), nil
 }
 

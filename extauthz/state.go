@@ -65,7 +65,9 @@ func (s *Server) limited(ctx context.Context, snap *Snapshot, d *Decision) bool 
 		d.Reason = ReasonPolicyError // every configured agent has a limit
 		return true
 	}
+	start := time.Now()
 	v, err := s.limiter.Allow(ctx, d.Agent, d.Connector, &agentLimit, snap.ConnectorLimits[d.Connector])
+	s.metrics.StoreCall(time.Since(start))
 	switch {
 	case err != nil:
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()

@@ -50,7 +50,7 @@ func TestValidateOK(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bridle.yaml")
 	os.WriteFile(p, []byte("version: 1\nconnectors: [{name: a, hosts: [a.example]}]\n"), 0o644)
 	out, _, err := runCLI(t, nil, "validate", "--config", p)
-	if err != nil || !strings.Contains(out, "ok (0 agent(s), 1 connector(s), 1 host(s))") {
+	if err != nil || !strings.Contains(out, "ok (0 agent(s), 1 connector(s), 1 host(s), 0 policy rule(s))") {
 		t.Errorf("out %q, err %v", out, err)
 	}
 }

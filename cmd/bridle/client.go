@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,8 +18,9 @@ import (
 // apiClient talks to a running gateway's HTTP API, found through the
 // config's state dir (endpoints.json).
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
 func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
@@ -26,11 +28,18 @@ func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := statedir.Dir(stateDir).ReadEndpoints()
+	dir := statedir.Dir(stateDir)
+	eps, err := dir.ReadEndpoints()
 	if err != nil {
 		return nil, err
 	}
-	return &apiClient{base: "http://" + eps.API, http: &http.Client{Timeout: 10 * time.Second}}, nil
+	token := os.Getenv("BRIDLE_OPERATOR_TOKEN")
+	if token == "" {
+		if token, err = dir.ReadOperatorToken(); err != nil {
+			return nil, err
+		}
+	}
+	return &apiClient{base: "http://" + eps.API, token: token, http: &http.Client{Timeout: 10 * time.Second}}, nil
 }
 
 // do sends a JSON request and decodes a JSON answer into out; a non-2xx
@@ -49,6 +58,7 @@ func (c *apiClient) do(method, path string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("bridle API at %s: %w (is `bridle up` running?)", c.base, err)

@@ -27,6 +27,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 		newVaultCmd(),
 		newKillSwitchCmd(),
 		newPolicyCmd(),
+		newLogsCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

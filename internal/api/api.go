@@ -1,12 +1,14 @@
 // Package api is Bridle's HTTP API for operators and agents: the probes
 // (/healthz: the process is up; /readyz: config, certificates, Envoy and the
-// state store are ready) and /api/v1. Until operator roles exist, the
-// operator endpoints answer loopback clients only.
+// state store are ready), /metrics, and /api/v1. Every /api/v1 call
+// authenticates with a bearer token: agents with their own token (and see
+// only their own records), operators with a role token.
 package api
 
 import (
 	"encoding/json"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,29 +21,54 @@ type Readiness interface {
 type Deps struct {
 	Ready      Readiness
 	KillSwitch KillSwitches
+	Traffic    TrafficLog
+	Metrics    http.Handler // serves /metrics; nil: none
 }
 
-// Handler returns the API's HTTP handler.
-func Handler(d Deps) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+// Server is the API. Swap replaces the tokens on reload.
+type Server struct {
+	mux  *http.ServeMux
+	auth atomic.Pointer[Tokens]
+}
+
+type apiServer = Server
+
+// New builds the API with the given credentials.
+func New(d Deps, tokens *Tokens) *Server {
+	s := &Server{mux: http.NewServeMux()}
+	s.auth.Store(tokens)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := d.Ready.Ready(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	if d.Metrics != nil {
+		s.mux.Handle("GET /metrics", d.Metrics)
+	}
 	if d.KillSwitch != nil {
 		ks := killSwitchHandler{d.KillSwitch}
-		mux.Handle("GET /api/v1/killswitch", operator(ks.list))
-		mux.Handle("PUT /api/v1/killswitch", operator(ks.set(true)))
-		mux.Handle("DELETE /api/v1/killswitch", operator(ks.set(false)))
+		s.mux.Handle("GET /api/v1/killswitch", s.operator(Viewer, ks.list))
+		s.mux.Handle("PUT /api/v1/killswitch", s.operator(Admin, ks.set(true)))
+		s.mux.Handle("DELETE /api/v1/killswitch", s.operator(Admin, ks.set(false)))
 	}
-	return mux
+	if d.Traffic != nil {
+		s.mux.Handle("GET /api/v1/traffic", s.anyone(Viewer, trafficHandler{d.Traffic}.list))
+	}
+	return s
 }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// SwapTokens installs new credentials (config reload).
+func (s *Server) SwapTokens(t *Tokens) { s.auth.Store(t) }
+
+func (s *Server) tokens() *Tokens { return s.auth.Load() }
 
 // NewServer wraps h with the timeouts every listener of Bridle's carries:
 // a client that trickles headers or never reads is cut off.
@@ -58,6 +85,7 @@ func NewServer(h http.Handler) *http.Server {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -28,7 +28,7 @@ func TestProbes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			Handler(Deps{Ready: readiness{tc.ready}}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			New(Deps{Ready: readiness{tc.ready}}, nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
 			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.body) {
 				t.Errorf("%d %s", rec.Code, rec.Body)
 			}

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -34,7 +32,7 @@ var ErrBadScope = errors.New("invalid kill switch scope")
 
 type killSwitchHandler struct{ k KillSwitches }
 
-func (h killSwitchHandler) list(w http.ResponseWriter, r *http.Request) {
+func (h killSwitchHandler) list(w http.ResponseWriter, r *http.Request, _ Principal) {
 	switches, err := h.k.List(r.Context())
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "state store unavailable: "+err.Error())
@@ -53,8 +51,8 @@ type killSwitchRequest struct {
 	Who    string `json:"who"`
 }
 
-func (h killSwitchHandler) set(on bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (h killSwitchHandler) set(on bool) authFunc {
+	return func(w http.ResponseWriter, r *http.Request, p Principal) {
 		var req killSwitchRequest
 		if err := decodeStrict(r.Body, &req); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
@@ -68,9 +66,11 @@ func (h killSwitchHandler) set(on bool) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "reason (500) or who (100) too long")
 			return
 		}
-		who := req.Who
-		if who == "" {
-			who = "api@" + r.RemoteAddr
+		// The record names the authenticated operator; a "who" the client
+		// sends is kept beside it, never instead of it.
+		who := p.String()
+		if req.Who != "" {
+			who += " (" + req.Who + ")"
 		}
 		if err := h.k.Set(r.Context(), req.Scope, on, req.Reason, who); err != nil {
 			if errors.Is(err, ErrBadScope) {
@@ -100,18 +100,4 @@ func decodeStrict(body io.Reader, v any) error {
 		return errors.New("body: trailing data after the JSON object")
 	}
 	return nil
-}
-
-// operator guards operator endpoints. Until operator roles exist, only
-// loopback clients are operators.
-func operator(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		ip, perr := netip.ParseAddr(host)
-		if err != nil || perr != nil || !ip.IsLoopback() {
-			writeError(w, http.StatusForbidden, "operator endpoints answer loopback clients only")
-			return
-		}
-		h(w, r)
-	})
 }

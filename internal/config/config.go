@@ -46,6 +46,13 @@ type wire struct {
 	Audit      wireAudit         `yaml:"audit"`
 	Redis      wireRedis         `yaml:"redis"`
 	Defaults   wireDefaults      `yaml:"defaults"`
+	Operators  []wireOperator    `yaml:"operators"`
+}
+
+type wireOperator struct {
+	Name        string `yaml:"name"`
+	Role        string `yaml:"role"`
+	TokenSHA256 string `yaml:"token_sha256"`
 }
 
 type wireRedis struct {
@@ -136,6 +143,7 @@ type Config struct {
 	Redis      Redis
 	// RateLimit applies to every agent without its own.
 	RateLimit RateLimit
+	Operators []Operator
 
 	places map[string]pos
 }
@@ -158,6 +166,17 @@ type Agent struct {
 	TokenSHA256s [][32]byte
 	RateLimit    RateLimit // the defaults unless the agent sets its own
 }
+
+// Operator is a person or tool using the API with a role: viewer, member,
+// admin or owner. Only the token's SHA-256 is kept.
+type Operator struct {
+	Name        string
+	Role        string
+	TokenSHA256 [32]byte
+}
+
+// Roles an operator may have, weakest first.
+var Roles = []string{"viewer", "member", "admin", "owner"}
 
 // RateLimit allows at most Requests in any window of Per.
 type RateLimit struct {

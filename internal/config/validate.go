@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ func (v *validator) run(w *wire) {
 	v.cfg.Secrets = map[string]Secret{}
 	v.secrets(w.Secrets)
 	v.audit(w.Audit)
+	v.operators(w.Operators)
 	v.redis(w.Redis)
 	v.cfg.RateLimit = DefaultRateLimit
 	if w.Defaults.RateLimit != nil {
@@ -329,6 +331,27 @@ func (v *validator) redis(w wireRedis) {
 		v.errorf("redis.op_timeout", "op_timeout %s: keep it in the tens of milliseconds; a slow store must fail fast (max 5s)", r.OpTimeout)
 	}
 	v.cfg.Redis = r
+}
+
+func (v *validator) operators(ws []wireOperator) {
+	names := map[string]bool{}
+	for i, w := range ws {
+		path := fmt.Sprintf("operators[%d]", i)
+		if !nameRE.MatchString(w.Name) {
+			v.errorf(path+".name", "operator name %q: use 1-63 of a-z, 0-9, '-' and '_'", w.Name)
+		} else if names[w.Name] {
+			v.errorf(path+".name", "duplicate operator name %q", w.Name)
+		}
+		names[w.Name] = true
+		if !slices.Contains(Roles, w.Role) {
+			v.errorf(path+".role", "role %q: want one of %s", w.Role, strings.Join(Roles, ", "))
+		}
+		sum, err := parseSHA256(w.TokenSHA256)
+		if err != nil {
+			v.errorf(path+".token_sha256", "%v", err)
+		}
+		v.cfg.Operators = append(v.cfg.Operators, Operator{Name: w.Name, Role: w.Role, TokenSHA256: sum})
+	}
 }
 
 // DefaultRetentionDays is how long decision records are kept by default.

@@ -23,6 +23,7 @@ import (
 	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/api"
 	"github.com/bridle-gw/bridle/internal/audit"
+	"github.com/bridle-gw/bridle/internal/metrics"
 	"github.com/bridle-gw/bridle/internal/statedir"
 	"github.com/bridle-gw/bridle/xds"
 )
@@ -47,18 +48,19 @@ const refreshEvery = 30 * time.Second
 
 // gateway is one running `bridle up`.
 type gateway struct {
-	opts   Options
-	plan   *Plan
-	dir    statedir.Dir
-	system []byte
-	proxy  netip.AddrPort
-	xds    *xds.Server
-	authz  *extauthz.Server
-	leaves *leafSet
-	eps    map[string][]netip.AddrPort
-	sup    *proc.Supervisor
-	state  *state
-	ready  atomic.Pointer[error]
+	opts    Options
+	plan    *Plan
+	dir     statedir.Dir
+	system  []byte
+	proxy   netip.AddrPort
+	xds     *xds.Server
+	authz   *extauthz.Server
+	leaves  *leafSet
+	eps     map[string][]netip.AddrPort
+	sup     *proc.Supervisor
+	state   *state
+	metrics *metrics.Metrics
+	ready   atomic.Pointer[error]
 }
 
 // Up runs the gateway until ctx ends: control plane, decision service,
@@ -126,16 +128,25 @@ func Up(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer g.state.close()
+	g.metrics = metrics.New()
+	g.metrics.GaugeFunc("bridle_audit_queue_depth", "Decision records waiting to be written.", func() float64 { return float64(auditLog.writer.QueueDepth()) })
+	g.metrics.CounterFunc("bridle_audit_dropped_total", "Decision records dropped because the audit queue was full.", func() float64 { return float64(auditLog.writer.Dropped()) })
 	g.xds = xds.NewServer(ctx, opts.Log)
 	g.authz = extauthz.New(extauthz.Deps{
-		Log: opts.Log, Recorder: auditLog,
+		Log: opts.Log, Recorder: auditLog, Metrics: g.metrics,
 		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
 	})
 	xdsGRPC, authzGRPC := newGRPCServer(), newGRPCServer()
 	g.xds.Register(xdsGRPC)
 	g.authz.Register(authzGRPC)
 	audit.NewALS(opts.Log, auditLog.writer).Register(authzGRPC)
-	apiSrv := api.NewServer(api.Handler(api.Deps{Ready: g, KillSwitch: apiKillSwitch{g.state.kill}}))
+	tokens, err := plan.apiTokens(g.dir)
+	if err != nil {
+		return err
+	}
+	apiSrv := api.NewServer(api.New(api.Deps{
+		Ready: g, KillSwitch: apiKillSwitch{g.state.kill}, Traffic: auditLog.store, Metrics: g.metrics.Handler(),
+	}, tokens))
 	serve(&wg, fail, "xds", func() error { return xdsGRPC.Serve(xdsLis) })
 	serve(&wg, fail, "authz", func() error { return authzGRPC.Serve(authzLis) })
 	serve(&wg, fail, "api", func() error { return apiSrv.Serve(apiLis) })

@@ -165,3 +165,36 @@ func WriteFile(path string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// operatorTokenFile holds the local owner token `bridle up` creates so the
+// CLI on this machine can use the API (same trust as the CA key beside it).
+const operatorTokenFile = "operator.token"
+
+// OperatorToken returns the local owner token, creating it (0600) on first
+// use, and its SHA-256.
+func (d Dir) OperatorToken() (token string, sum [32]byte, err error) {
+	b, err := os.ReadFile(d.Path(operatorTokenFile))
+	switch {
+	case err == nil:
+		token = strings.TrimSpace(string(b))
+	case errors.Is(err, fs.ErrNotExist):
+		var raw [32]byte
+		rand.Read(raw[:])
+		token = "bro_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:]))
+		if err := WriteFile(d.Path(operatorTokenFile), []byte(token+"\n"), 0o600); err != nil {
+			return "", sum, err
+		}
+	default:
+		return "", sum, fmt.Errorf("reading operator token: %w", err)
+	}
+	return token, sha256.Sum256([]byte(token)), nil
+}
+
+// ReadOperatorToken reads the local owner token without creating it.
+func (d Dir) ReadOperatorToken() (string, error) {
+	b, err := os.ReadFile(d.Path(operatorTokenFile))
+	if err != nil {
+		return "", fmt.Errorf("no operator token: set $BRIDLE_OPERATOR_TOKEN, or run the CLI as the user running `bridle up` (%w)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bridle-gw/bridle/internal/audit"
+)
+
+type fakeKill struct{ set []string }
+
+func (f *fakeKill) Set(_ context.Context, scope string, on bool, reason, who string) error {
+	if !strings.HasPrefix(scope, "all") && !strings.Contains(scope, ":") {
+		return ErrBadScope
+	}
+	f.set = append(f.set, who)
+	return nil
+}
+func (f *fakeKill) List(context.Context) ([]Switch, error) { return nil, nil }
+
+type fakeTraffic struct{ got audit.Filter }
+
+func (f *fakeTraffic) Query(_ context.Context, fl audit.Filter) (audit.Page, error) {
+	f.got = fl
+	return audit.Page{Records: []audit.Record{{DecisionID: "x", Agent: fl.Agent}}}, nil
+}
+func (f *fakeTraffic) Follow(ctx context.Context, fl audit.Filter) (audit.Page, error) {
+	return f.Query(ctx, fl)
+}
+
+func testTokens() *Tokens {
+	c := func(tok string, p Principal) Credential {
+		return Credential{SHA256: sha256.Sum256([]byte(tok)), Principal: p}
+	}
+	return NewTokens([]Credential{
+		c("agent-tok", Principal{Name: "bot", Agent: true}),
+		c("viewer-tok", Principal{Name: "vic", Role: Viewer}),
+		c("member-tok", Principal{Name: "mo", Role: Member}),
+		c("admin-tok", Principal{Name: "ada", Role: Admin}),
+		c("owner-tok", Principal{Name: "own", Role: Owner}),
+	})
+}
+
+// Every role × endpoint: allowed or denied, with 401 for no or unknown
+// tokens.
+func TestRolesPerEndpoint(t *testing.T) {
+	kill, traffic := &fakeKill{}, &fakeTraffic{}
+	srv := New(Deps{Ready: readiness{}, KillSwitch: kill, Traffic: traffic}, testTokens())
+	endpoints := []struct {
+		method, path, body string
+		min                Role // NoRole: agents allowed too
+	}{
+		{"GET", "/api/v1/traffic", "", NoRole},
+		{"GET", "/api/v1/killswitch", "", Viewer},
+		{"PUT", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
+		{"DELETE", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
+	}
+	callers := []struct {
+		token string
+		role  Role
+		agent bool
+	}{{"", NoRole, false}, {"wrong", NoRole, false}, {"agent-tok", NoRole, true}, {"viewer-tok", Viewer, false},
+		{"member-tok", Member, false}, {"admin-tok", Admin, false}, {"owner-tok", Owner, false}}
+	for _, e := range endpoints {
+		for _, c := range callers {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(e.method, e.path, strings.NewReader(e.body))
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			srv.ServeHTTP(rec, req)
+			want := 200
+			switch {
+			case c.token == "" || c.token == "wrong":
+				want = 401
+			case c.agent && e.min != NoRole:
+				want = 403
+			case !c.agent && c.role < max(e.min, Viewer):
+				want = 403
+			}
+			if rec.Code != want {
+				t.Errorf("%s %s as %q: %d, want %d (%s)", e.method, e.path, c.token, rec.Code, want, rec.Body)
+			}
+		}
+	}
+	if len(kill.set) == 0 || !strings.HasPrefix(kill.set[0], "admin:ada") {
+		t.Errorf("kill switch changes not attributed to the authenticated operator: %v", kill.set)
+	}
+}
+
+func TestTrafficIsScopedForAgents(t *testing.T) {
+	traffic := &fakeTraffic{}
+	srv := New(Deps{Ready: readiness{}, Traffic: traffic}, testTokens())
+	get := func(token, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		srv.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := get("agent-tok", "/api/v1/traffic"); rec.Code != 200 || traffic.got.Agent != "bot" {
+		t.Errorf("agent filter %q (%d)", traffic.got.Agent, rec.Code)
+	}
+	if rec := get("agent-tok", "/api/v1/traffic?agent=other"); rec.Code != 403 {
+		t.Errorf("agent asking for another: %d", rec.Code)
+	}
+	if rec := get("viewer-tok", "/api/v1/traffic?agent=other&decision=deny&since=15m"); rec.Code != 200 || traffic.got.Agent != "other" || traffic.got.Decision != "deny" || traffic.got.Since.IsZero() {
+		t.Errorf("operator filter %+v (%d)", traffic.got, rec.Code)
+	}
+	for _, bad := range []string{"?limit=0", "?since=yesterday", "?bogus=1"} {
+		if rec := get("viewer-tok", "/api/v1/traffic"+bad); rec.Code != 400 {
+			t.Errorf("%s: %d, want 400", bad, rec.Code)
+		}
+	}
+	rec := get("viewer-tok", "/api/v1/traffic")
+	var body map[string]any
+	if json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["records"] == nil {
+		t.Errorf("body %s", rec.Body)
+	}
+}
+
+func TestKillSwitchRequestValidation(t *testing.T) {
+	srv := New(Deps{Ready: readiness{}, KillSwitch: &fakeKill{}}, testTokens())
+	for _, body := range []string{`{}`, `{"scope":"all","extra":1}`, `{"scope":"nonsense"}`, `not json`, `{"scope":"all"} {}`} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("PUT", "/api/v1/killswitch", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-tok")
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+}

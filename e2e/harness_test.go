@@ -134,18 +134,19 @@ type connector struct {
 
 // gateway is one running `bridle up` (or `serve`).
 type gateway struct {
-	t       testing.TB
-	dir     string
-	config  string
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	eps     statedir.Endpoints
-	agent   string
-	token   string
-	caPool  *x509.CertPool
-	env     []string
-	stopped bool
-	killed  bool
+	t        testing.TB
+	dir      string
+	config   string
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	eps      statedir.Endpoints
+	agent    string
+	token    string
+	tokenSum string
+	caPool   *x509.CertPool
+	env      []string
+	stopped  bool
+	killed   bool
 }
 
 type gatewayOpts struct {
@@ -155,6 +156,7 @@ type gatewayOpts struct {
 	agentYAML  string   // extra keys of the agent entry, e.g. "rate_limit: {requests: 5, per: 10s}"
 	policy     string   // policy YAML; empty: allowAll (the tests of other steps need an allow)
 	noPolicy   bool     // no policies: key at all
+	noAgent    bool     // write no agents (as if the agent was revoked)
 	extraYAML  string   // extra top-level config, e.g. "redis: {url: ...}"
 }
 
@@ -169,10 +171,43 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	if err := statedir.Dir(filepath.Join(dir, ".bridle")).StoreDevToken(g.agent, token); err != nil {
 		t.Fatal(err)
 	}
+	g.tokenSum = sum
+	g.writeConfig(o)
+	verb := "up"
+	if o.serve {
+		verb = "serve"
+	}
+	g.cmd = exec.Command(bridleBin, verb, "--config", g.config, "--log-level", "debug")
+	g.cmd.Env = append(os.Environ(), "BRIDLE_ENVOY="+envoyBin)
+	g.cmd.Env = append(g.cmd.Env, o.env...)
+	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.stop)
+	g.waitReady()
+	bundle, err := os.ReadFile(filepath.Join(dir, ".bridle", "ca-bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.caPool = x509.NewCertPool()
+	g.caPool.AppendCertsFromPEM(bundle)
+	return g
+}
+
+// writeConfig (re)writes bridle.yaml and the policy file from o, keeping
+// the agent and its token.
+func (g *gateway) writeConfig(o gatewayOpts) {
+	t, dir, sum := g.t, g.dir, g.tokenSum
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0}\n")
-	fmt.Fprintf(&b, "agents:\n  - name: %s\n    token_sha256: %q\n", g.agent, sum)
-	if o.agentYAML != "" {
+	if o.noAgent {
+		fmt.Fprintf(&b, "agents: []\n")
+	} else {
+		fmt.Fprintf(&b, "agents:\n  - name: %s\n    token_sha256: %q\n", g.agent, sum)
+	}
+	if o.agentYAML != "" && !o.noAgent {
 		fmt.Fprintf(&b, "    %s\n", o.agentYAML)
 	}
 	if o.extraYAML != "" {
@@ -207,26 +242,6 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	if err := os.WriteFile(g.config, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	verb := "up"
-	if o.serve {
-		verb = "serve"
-	}
-	g.cmd = exec.Command(bridleBin, verb, "--config", g.config, "--log-level", "debug")
-	g.cmd.Env = append(os.Environ(), "BRIDLE_ENVOY="+envoyBin)
-	g.cmd.Env = append(g.cmd.Env, o.env...)
-	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
-	if err := g.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.stop)
-	g.waitReady()
-	bundle, err := os.ReadFile(filepath.Join(dir, ".bridle", "ca-bundle.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.caPool = x509.NewCertPool()
-	g.caPool.AppendCertsFromPEM(bundle)
-	return g
 }
 
 func (g *gateway) waitReady() {

@@ -15,15 +15,19 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // BootstrapSpec says where an Envoy finds Bridle.
 type BootstrapSpec struct {
 	NodeID  string
 	Cluster string
-	Admin   netip.AddrPort
-	XDS     netip.AddrPort
-	Authz   netip.AddrPort
+	// Proxy, when valid, is where this Envoy binds the agent listener; it
+	// travels in the node metadata (several Envoys, one control plane).
+	Proxy netip.AddrPort
+	Admin netip.AddrPort
+	XDS   netip.AddrPort
+	Authz netip.AddrPort
 	// MaxConnections caps downstream connections (Envoy's overload
 	// manager); agents are few, so this is a safety net, not a tuning knob.
 	MaxConnections int
@@ -40,7 +44,7 @@ func Bootstrap(s BootstrapSpec) ([]byte, error) {
 		s.MaxConnections = 50000
 	}
 	b := &bootstrapv3.Bootstrap{
-		Node: &corev3.Node{Id: s.NodeID, Cluster: s.Cluster},
+		Node: node(s),
 		Admin: &bootstrapv3.Admin{
 			Address: socketAddress(s.Admin.Addr().String(), uint32(s.Admin.Port())),
 		},
@@ -76,6 +80,20 @@ func Bootstrap(s BootstrapSpec) ([]byte, error) {
 		},
 	}
 	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
+}
+
+// MetadataProxyAddress is the node metadata key carrying BootstrapSpec.Proxy
+// (read by the control plane; the same string as xds.MetadataProxyAddress).
+const MetadataProxyAddress = "bridle.proxy_address"
+
+func node(s BootstrapSpec) *corev3.Node {
+	n := &corev3.Node{Id: s.NodeID, Cluster: s.Cluster}
+	if s.Proxy.IsValid() {
+		n.Metadata = &structpb.Struct{Fields: map[string]*structpb.Value{
+			MetadataProxyAddress: structpb.NewStringValue(s.Proxy.String()),
+		}}
+	}
+	return n
 }
 
 // grpcCluster is a static HTTP/2 cluster to one of Bridle's gRPC servers,

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,13 +31,36 @@ import (
 	"github.com/bridle-gw/bridle/envoy"
 )
 
-// allNodes gives every Envoy the same snapshot: Bridle's config does not
-// vary by node, and a mesh operator's Envoys can join without being listed.
-type allNodes struct{}
+// NodeInfo is what Bridle knows of one Envoy from its bootstrap.
+type NodeInfo struct {
+	ID string
+	// Proxy is where this Envoy binds the agent-facing listener, from the
+	// node metadata key MetadataProxyAddress; zero means the config's.
+	Proxy netip.AddrPort
+}
 
-func (allNodes) ID(*corev3.Node) string { return snapshotKey }
+// MetadataProxyAddress is the node metadata key (set by `bridle envoy
+// bootstrap --proxy`) that gives an Envoy its own proxy listener address,
+// so several Envoys can share one control plane (and one host).
+const MetadataProxyAddress = envoy.MetadataProxyAddress
 
-const snapshotKey = "bridle"
+// Builder makes the resources for one node. It must be safe to call from
+// several goroutines and must not keep the NodeInfo.
+type Builder func(NodeInfo) (*envoy.Resources, error)
+
+func nodeInfo(n *corev3.Node) NodeInfo {
+	info := NodeInfo{ID: n.GetId()}
+	if v := n.GetMetadata().GetFields()[MetadataProxyAddress].GetStringValue(); v != "" {
+		if ap, err := netip.ParseAddrPort(v); err == nil {
+			info.Proxy = ap
+		}
+	}
+	return info
+}
+
+type byID struct{}
+
+func (byID) ID(n *corev3.Node) string { return n.GetId() }
 
 // Server serves snapshots over ADS. It does not listen: Register it on a
 // grpc.Server the caller owns. Update is safe for concurrent use.
@@ -44,22 +68,25 @@ type Server struct {
 	cache   cachev3.SnapshotCache
 	xds     serverv3.Server
 	log     *slog.Logger
-	mu      sync.Mutex // serialises Update so versions increase in order
-	version uint64
 	streams atomic.Int64
+
+	mu      sync.Mutex // serialises snapshot changes so versions increase in order
+	version uint64
+	build   Builder
+	nodes   map[string]NodeInfo // every node seen, for rebuilding on Update
 }
 
 // NewServer returns a control plane with no snapshot yet: Envoys that
 // connect before the first Update wait (and deny nothing, since they have
 // no listener to accept agents on).
 func NewServer(ctx context.Context, log *slog.Logger) *Server {
-	s := &Server{log: log}
+	s := &Server{log: log, nodes: map[string]NodeInfo{}}
 	// ads=false although Envoy talks ADS: in "ADS mode" the cache answers
 	// a by-name request only when it names every resource of that type in
 	// the snapshot, but Envoy asks for the upstream trust secrets (from
 	// CDS) before it knows the leaf secrets (from LDS), so startup would
 	// stall until SDS's 15 s initial-fetch timeout.
-	s.cache = cachev3.NewSnapshotCache(false, allNodes{}, logAdapter{log})
+	s.cache = cachev3.NewSnapshotCache(false, byID{}, logAdapter{log})
 	s.xds = serverv3.NewServer(ctx, s.cache, serverv3.CallbackFuncs{
 		StreamOpenFunc: func(context.Context, int64, string) error {
 			s.streams.Add(1)
@@ -67,6 +94,13 @@ func NewServer(ctx context.Context, log *slog.Logger) *Server {
 		},
 		StreamClosedFunc: func(int64, *corev3.Node) { s.streams.Add(-1) },
 		StreamRequestFunc: func(id int64, r *discoverygrpc.DiscoveryRequest) error {
+			if n := r.GetNode(); n != nil {
+				// The first request of a stream carries the node: make sure
+				// it has a snapshot before its watch is created.
+				if err := s.ensureNode(nodeInfo(n)); err != nil {
+					log.Error("no config for envoy", "node", n.GetId(), "error", err)
+				}
+			}
 			if d := r.GetErrorDetail(); d != nil {
 				// A NACK means Envoy rejected config we built: it keeps
 				// serving the previous version. Loud, because it is a bug.
@@ -93,20 +127,61 @@ func (s *Server) Register(g *grpc.Server) {
 // Streams is the number of open xDS streams (connected Envoys × types).
 func (s *Server) Streams() int64 { return s.streams.Load() }
 
-// Update validates r as a snapshot and serves it. A snapshot that fails
-// Consistent() is refused and the previous one keeps serving.
-func (s *Server) Update(ctx context.Context, r *envoy.Resources) error {
+// Update installs a new builder and rebuilds every known node's snapshot.
+// If any node's snapshot cannot be built or is inconsistent, nothing
+// changes: every Envoy keeps serving its previous config.
+func (s *Server) Update(ctx context.Context, build Builder) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap, err := Snapshot(strconv.FormatUint(s.version+1, 10), r)
+	version := strconv.FormatUint(s.version+1, 10)
+	snaps := map[string]*cachev3.Snapshot{}
+	for id, info := range s.nodes {
+		snap, err := snapshotFor(build, info, version)
+		if err != nil {
+			return fmt.Errorf("envoy node %s: %w", id, err)
+		}
+		snaps[id] = snap
+	}
+	for id, snap := range snaps {
+		if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
+			return fmt.Errorf("setting snapshot: %w", err)
+		}
+	}
+	s.version++
+	s.build = build
+	return nil
+}
+
+// Check builds a snapshot for a node without serving it (validate).
+func Check(build Builder, info NodeInfo) error {
+	_, err := snapshotFor(build, info, "check")
+	return err
+}
+
+// ensureNode gives a newly connected node its snapshot.
+func (s *Server) ensureNode(info NodeInfo) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.nodes[info.ID]; ok && old == info {
+		return nil
+	}
+	s.nodes[info.ID] = info
+	if s.build == nil {
+		return nil // no config yet: the node waits for the first Update
+	}
+	snap, err := snapshotFor(s.build, info, strconv.FormatUint(s.version, 10))
 	if err != nil {
 		return err
 	}
-	if err := s.cache.SetSnapshot(ctx, snapshotKey, snap); err != nil {
-		return fmt.Errorf("setting snapshot: %w", err)
+	return s.cache.SetSnapshot(context.Background(), info.ID, snap)
+}
+
+func snapshotFor(build Builder, info NodeInfo, version string) (*cachev3.Snapshot, error) {
+	r, err := build(info)
+	if err != nil {
+		return nil, err
 	}
-	s.version++
-	return nil
+	return Snapshot(version, r)
 }
 
 // Snapshot assembles and checks a snapshot: every route and endpoint set

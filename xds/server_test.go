@@ -1,6 +1,9 @@
 package xds
 
 import (
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -31,18 +34,46 @@ func TestSnapshotOfBuiltResourcesIsConsistent(t *testing.T) {
 		t.Errorf("%d secrets, want leaf + trust", n)
 	}
 	s := NewServer(t.Context(), slog.New(slog.DiscardHandler))
-	if err := s.Update(t.Context(), r); err != nil {
+	good := func(NodeInfo) (*envoy.Resources, error) { return r, nil }
+	if err := s.Update(t.Context(), good); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureNode(NodeInfo{ID: "envoy-1"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// A route table nobody references makes the snapshot inconsistent, and
-	// Update refuses it.
-	r.Routes = append(r.Routes, r.Routes[len(r.Routes)-1])
-	r.Routes = r.Routes[1:]
-	if _, err := Snapshot("2", r); err == nil {
+	// Update refuses it: the node keeps its version.
+	bad := *r
+	bad.Routes = append(append([]proto.Message{}, r.Routes[1:]...), r.Routes[len(r.Routes)-1])
+	if _, err := Snapshot("2", &bad); err == nil {
 		t.Error("inconsistent snapshot accepted")
 	}
-	if err := s.Update(t.Context(), r); err == nil {
+	if err := s.Update(t.Context(), func(NodeInfo) (*envoy.Resources, error) { return &bad, nil }); err == nil {
 		t.Error("Update accepted an inconsistent snapshot")
+	}
+	got, err := s.cache.GetSnapshot("envoy-1")
+	if err != nil || got.GetVersion(resource.ListenerType) != "1" {
+		t.Errorf("node version after a refused update: %v %v", got, err)
+	}
+}
+
+// Each node gets its own proxy listener address from its metadata.
+func TestNodesGetTheirOwnProxyAddress(t *testing.T) {
+	s := NewServer(t.Context(), slog.New(slog.DiscardHandler))
+	seen := map[string]netip.AddrPort{}
+	s.Update(t.Context(), func(n NodeInfo) (*envoy.Resources, error) {
+		seen[n.ID] = n.Proxy
+		return envoy.Build(envoy.Spec{Proxy: n.Proxy, CheckTimeout: time.Second, StreamIdleTimeout: time.Minute})
+	})
+	a := &corev3.Node{Id: "a", Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{MetadataProxyAddress: structpb.NewStringValue("127.0.0.1:4001")}}}
+	if err := s.ensureNode(nodeInfo(a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ensureNode(nodeInfo(&corev3.Node{Id: "b"})); err != nil {
+		t.Fatal(err)
+	}
+	if seen["a"] != netip.MustParseAddrPort("127.0.0.1:4001") || seen["b"].IsValid() {
+		t.Errorf("node proxies %v", seen)
 	}
 }

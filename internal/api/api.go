@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sync/atomic"
@@ -23,6 +24,13 @@ type Deps struct {
 	KillSwitch KillSwitches
 	Traffic    TrafficLog
 	Metrics    http.Handler // serves /metrics; nil: none
+	Reloader   Reloader     // nil: no POST /api/v1/reload
+}
+
+// Reloader reloads the config; the error lists every problem (each
+// file:line) when the new config was refused.
+type Reloader interface {
+	Reload(ctx context.Context, why string) error
 }
 
 // Server is the API. Swap replaces the tokens on reload.
@@ -56,6 +64,15 @@ func New(d Deps, tokens *Tokens) *Server {
 		s.mux.Handle("PUT /api/v1/killswitch", s.operator(Admin, ks.set(true)))
 		s.mux.Handle("DELETE /api/v1/killswitch", s.operator(Admin, ks.set(false)))
 	}
+	if d.Reloader != nil {
+		s.mux.Handle("POST /api/v1/reload", s.operator(Admin, func(w http.ResponseWriter, r *http.Request, p Principal) {
+			if err := d.Reloader.Reload(r.Context(), "API by "+p.String()); err != nil {
+				writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "config refused; the previous config keeps running", "errors": errorLines(err)})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+		}))
+	}
 	if d.Traffic != nil {
 		s.mux.Handle("GET /api/v1/traffic", s.anyone(Viewer, trafficHandler{d.Traffic}.list))
 	}
@@ -88,6 +105,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorLines flattens errors.Join trees into one message per line.
+func errorLines(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, errorLines(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -190,9 +190,14 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.caPool = x509.NewCertPool()
-	g.caPool.AppendCertsFromPEM(bundle)
+	g.caPool = newPool(bundle)
 	return g
+}
+
+func newPool(pemBytes []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pemBytes)
+	return p
 }
 
 // writeConfig (re)writes bridle.yaml and the policy file from o, keeping

@@ -28,6 +28,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 		newKillSwitchCmd(),
 		newPolicyCmd(),
 		newLogsCmd(),
+		newEnvoyCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

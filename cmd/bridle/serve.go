@@ -10,7 +10,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var logLevel, logFormat string
+	var logLevel, logFormat, role string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the control plane and decision service without starting Envoy",
@@ -28,9 +28,11 @@ func newServeCmd() *cobra.Command {
 				Out:          cmd.OutOrStdout(),
 				Log:          log,
 				ReadyTimeout: time.Minute,
+				Role:         role,
 			})
 		},
 	}
+	cmd.Flags().StringVar(&role, "role", "all", "all, xds (control plane only) or authz (decision service, access logs and API)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

@@ -92,6 +92,10 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 	plan := g.plan
 	targets := plan.targets()
 	g.mu.Unlock()
+	if g.xds == nil { // the authz role serves decisions only
+		g.authz.Swap(plan.DecisionSnapshot())
+		return nil
+	}
 	resolved := resolveAll(ctx, g, targets) // slow (DNS): outside the lock
 
 	g.mu.Lock()
@@ -132,7 +136,9 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 		return err
 	}
 	g.eps = eps
-	g.authz.Swap(plan.DecisionSnapshot())
+	if g.authz != nil {
+		g.authz.Swap(plan.DecisionSnapshot())
+	}
 	return nil
 }
 

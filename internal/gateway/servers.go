@@ -31,52 +31,29 @@ type servers struct {
 func (g *gateway) startServers(ctx context.Context) (servers, error) {
 	var s servers
 	l := g.plan.Config.Listen
-	xdsLis, err := g.listen(l.XDS)
-	if err != nil {
-		return s, err
+	var xdsLis, authzLis net.Listener
+	var err error
+	if g.opts.runs(RoleXDS) {
+		if xdsLis, err = g.listen(l.XDS); err != nil {
+			return s, err
+		}
 	}
-	authzLis, err := g.listen(l.Authz)
-	if err != nil {
-		return s, err
+	if g.opts.runs(RoleAuthz) {
+		if authzLis, err = g.listen(l.Authz); err != nil {
+			return s, err
+		}
 	}
 	apiLis, err := g.listen(l.API)
 	if err != nil {
 		return s, err
 	}
-	if g.audit, err = openAudit(ctx, g.plan.Config.Audit, g); err != nil {
-		return s, err
-	}
-	g.onClose(g.audit.close) // after the servers below have stopped
-	if g.state, err = openState(ctx, g.plan.Config.Redis, g); err != nil {
-		return s, err
-	}
-	g.onClose(g.state.close)
-
 	g.metrics = metrics.New()
-	g.metrics.GaugeFunc("bridle_audit_queue_depth", "Decision records waiting to be written.", func() float64 { return float64(g.audit.writer.QueueDepth()) })
-	g.metrics.CounterFunc("bridle_audit_dropped_total", "Decision records dropped because the audit queue was full.", func() float64 { return float64(g.audit.writer.Dropped()) })
-	g.xds = xds.NewServer(ctx, g.opts.Log)
-	g.authz = extauthz.New(extauthz.Deps{
-		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
-		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
-	})
-	tokens, err := g.plan.apiTokens(g.dir)
-	if err != nil {
-		return s, err
-	}
-	g.api = api.New(api.Deps{
-		Ready: g, KillSwitch: apiKillSwitch{g.state.kill}, Traffic: g.audit.store,
-		Metrics: g.metrics.Handler(), Reloader: g,
-	}, tokens)
-
-	xdsGRPC, authzGRPC := newGRPCServer(), newGRPCServer()
-	g.xds.Register(xdsGRPC)
-	g.authz.Register(authzGRPC)
-	audit.NewALS(g.opts.Log, g.audit.writer).Register(authzGRPC)
-	apiSrv := api.NewServer(g.api)
+	deps := api.Deps{Ready: g, Metrics: g.metrics.Handler(), Reloader: g}
 	fail := make(chan error, 3)
 	done := make(chan struct{}, 3)
+	started := 0
 	serve := func(name string, f func() error) {
+		started++
 		go func() {
 			defer func() { done <- struct{}{} }()
 			if err := f(); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
@@ -84,20 +61,70 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 			}
 		}()
 	}
-	serve("xds", func() error { return xdsGRPC.Serve(xdsLis) })
-	serve("authz", func() error { return authzGRPC.Serve(authzLis) })
+	var grpcServers []*grpc.Server
+	if xdsLis != nil {
+		g.xds = xds.NewServer(ctx, g.opts.Log)
+		xdsGRPC := newGRPCServer()
+		g.xds.Register(xdsGRPC)
+		grpcServers = append(grpcServers, xdsGRPC)
+		serve("xds", func() error { return xdsGRPC.Serve(xdsLis) })
+		s.xds = addrPort(xdsLis)
+	}
+	if authzLis != nil {
+		if err := g.startDecisions(ctx, &deps); err != nil {
+			return s, err
+		}
+		authzGRPC := newGRPCServer()
+		g.authz.Register(authzGRPC)
+		audit.NewALS(g.opts.Log, g.audit.writer).Register(authzGRPC)
+		grpcServers = append(grpcServers, authzGRPC)
+		serve("authz", func() error { return authzGRPC.Serve(authzLis) })
+		s.authz = addrPort(authzLis)
+	}
+	tokens, err := g.plan.apiTokens(g.dir)
+	if err != nil {
+		return s, err
+	}
+	g.api = api.New(deps, tokens)
+	apiSrv := api.NewServer(g.api)
 	serve("api", func() error { return apiSrv.Serve(apiLis) })
+	s.api = addrPort(apiLis)
 	g.onClose(func() {
 		shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
 		defer stop()
 		_ = apiSrv.Shutdown(shutdown)
-		gracefulStop(xdsGRPC, 2*time.Second)
-		gracefulStop(authzGRPC, 2*time.Second)
-		for range 3 {
+		for _, gs := range grpcServers {
+			gracefulStop(gs, 2*time.Second)
+		}
+		for range started {
 			<-done
 		}
 	})
-	return servers{xds: addrPort(xdsLis), authz: addrPort(authzLis), api: addrPort(apiLis), fail: fail}, nil
+	s.fail = fail
+	return s, nil
+}
+
+// startDecisions opens the audit log and the state store and builds the
+// decision service (the authz role).
+func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
+	var err error
+	if g.audit, err = openAudit(ctx, g.plan.Config.Audit, g); err != nil {
+		return err
+	}
+	g.onClose(g.audit.close) // after the servers have stopped (closers run in reverse)
+	if g.state, err = openState(ctx, g.plan.Config.Redis, g); err != nil {
+		return err
+	}
+	g.onClose(g.state.close)
+	g.metrics.GaugeFunc("bridle_audit_queue_depth", "Decision records waiting to be written.", func() float64 { return float64(g.audit.writer.QueueDepth()) })
+	g.metrics.CounterFunc("bridle_audit_dropped_total", "Decision records dropped because the audit queue was full.", func() float64 { return float64(g.audit.writer.Dropped()) })
+	g.authz = extauthz.New(extauthz.Deps{
+		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
+		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
+	})
+	deps.KillSwitch = apiKillSwitch{g.state.kill}
+	deps.Traffic = g.audit.store
+	return nil
 }
 
 // listen binds addr; the listener is closed on exit if no server took it.

@@ -33,7 +33,19 @@ type Options struct {
 	Log         *slog.Logger
 	// ReadyTimeout bounds how long Envoy may take to become ready.
 	ReadyTimeout time.Duration
+	// Role selects the servers to run: RoleAll (default), RoleXDS (control
+	// plane only) or RoleAuthz (decision service, access logs, API).
+	Role string
 }
+
+// Roles of `bridle serve --role`.
+const (
+	RoleAll   = "all"
+	RoleXDS   = "xds"
+	RoleAuthz = "authz"
+)
+
+func (o Options) runs(role string) bool { return o.Role == "" || o.Role == RoleAll || o.Role == role }
 
 // bootstrapFile is the Envoy bootstrap written to the state dir.
 const bootstrapFile = "envoy-bootstrap.json"
@@ -72,6 +84,15 @@ type gateway struct {
 // on changes to its files, and on POST /api/v1/reload.
 func Up(ctx context.Context, opts Options) (err error) {
 	start := time.Now()
+	switch opts.Role {
+	case "", RoleAll:
+	case RoleXDS, RoleAuthz:
+		if opts.EnvoyBinary != "" {
+			return fmt.Errorf("--role %s runs without Envoy: use bridle serve", opts.Role)
+		}
+	default:
+		return fmt.Errorf("unknown role %q: want all, xds or authz", opts.Role)
+	}
 	plan, err := Load(opts.ConfigPath, opts.Env)
 	if err != nil {
 		return err
@@ -99,9 +120,18 @@ func Up(ctx context.Context, opts Options) (err error) {
 	if err := g.refresh(ctx, true); err != nil {
 		return err
 	}
+	// The bootstrap names both servers; with a single role the other's
+	// address comes from the config (it runs elsewhere).
+	xdsAddr, authzAddr := servers.xds, servers.authz
+	if !xdsAddr.IsValid() {
+		xdsAddr, _ = netip.ParseAddrPort(plan.Config.Listen.XDS)
+	}
+	if !authzAddr.IsValid() {
+		authzAddr, _ = netip.ParseAddrPort(plan.Config.Listen.Authz)
+	}
 	bootstrap, err := envoy.Bootstrap(envoy.BootstrapSpec{
 		NodeID: "bridle-up", Cluster: "bridle", Proxy: g.proxy,
-		Admin: admin, XDS: servers.xds, Authz: servers.authz,
+		Admin: admin, XDS: xdsAddr, Authz: authzAddr,
 	})
 	if err != nil {
 		return err
@@ -117,8 +147,8 @@ func Up(ctx context.Context, opts Options) (err error) {
 		}
 	}
 	eps := statedir.Endpoints{
-		Proxy: g.proxy.String(), API: servers.api.String(), XDS: servers.xds.String(),
-		Authz: servers.authz.String(), EnvoyAdmin: adminAddr, PID: os.Getpid(),
+		Proxy: g.proxy.String(), API: servers.api.String(), XDS: addrString(servers.xds),
+		Authz: addrString(servers.authz), EnvoyAdmin: adminAddr, PID: os.Getpid(),
 	}
 	if err := g.dir.WriteEndpoints(eps); err != nil {
 		return err
@@ -198,6 +228,9 @@ func (g *gateway) Ready() error {
 	if p := g.ready.Load(); p != nil {
 		return *p
 	}
+	if g.state == nil {
+		return nil // the xds role has no state store
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := g.state.store.Ping(ctx); err != nil {
@@ -239,6 +272,13 @@ func (g *gateway) banner(e statedir.Endpoints, took time.Duration) {
 		fmt.Fprintf(out, "No agents are configured: every request will be answered 407. Create one with `bridle agent add NAME`.\n")
 	}
 	fmt.Fprintf(out, "Next, in another shell:\n  bridle run --config %s -- curl https://%s/\n", cfg.File, firstOr(plan.Hosts(), "api.example.com"))
+}
+
+func addrString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 func firstOr(s []string, def string) string {

@@ -157,6 +157,7 @@ type gatewayOpts struct {
 	policy     string   // policy YAML; empty: allowAll (the tests of other steps need an allow)
 	noPolicy   bool     // no policies: key at all
 	noAgent    bool     // write no agents (as if the agent was revoked)
+	listenTLS  string   // listen.tls
 	extraYAML  string   // extra top-level config, e.g. "redis: {url: ...}"
 }
 
@@ -206,7 +207,11 @@ func (g *gateway) writeConfig(o gatewayOpts) {
 	t, dir, sum := g.t, g.dir, g.tokenSum
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0}\n")
+	tlsMode := o.listenTLS
+	if tlsMode == "" {
+		tlsMode = "auto"
+	}
+	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0, tls: %s}\n", tlsMode)
 	if o.noAgent {
 		fmt.Fprintf(&b, "agents: []\n")
 	} else {

@@ -12,7 +12,9 @@ import (
 	overloadv3 "github.com/envoyproxy/go-control-plane/envoy/config/overload/v3"
 	internallistenerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/bootstrap/internal_listener/v3"
 	connmonv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -28,6 +30,11 @@ type BootstrapSpec struct {
 	Admin netip.AddrPort
 	XDS   netip.AddrPort
 	Authz netip.AddrPort
+	// TLS, when set, makes both control-plane clusters mutual TLS: Envoy
+	// presents Cert/Key and accepts only a server certificate from CA with
+	// the SAN ControlPlaneName. Required off loopback (DESIGN §6): xDS
+	// carries the MITM private keys.
+	TLS *BootstrapTLS
 	// MaxConnections caps downstream connections (Envoy's overload
 	// manager); agents are few, so this is a safety net, not a tuning knob.
 	MaxConnections int
@@ -66,8 +73,8 @@ func Bootstrap(s BootstrapSpec) ([]byte, error) {
 		},
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Clusters: []*clusterv3.Cluster{
-				grpcCluster(XDSCluster, s.XDS),
-				authzCluster(s.Authz),
+				grpcCluster(XDSCluster, s.XDS, s.TLS),
+				authzCluster(s.Authz, s.TLS),
 			},
 		},
 		OverloadManager: &overloadv3.OverloadManager{
@@ -81,6 +88,17 @@ func Bootstrap(s BootstrapSpec) ([]byte, error) {
 	}
 	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(b)
 }
+
+// BootstrapTLS is an Envoy's client identity for the control plane.
+type BootstrapTLS struct {
+	CA        []byte // PEM roots that signed the control plane's certificate
+	CertChain []byte // PEM, the Envoy's client certificate then the CA
+	Key       []byte // PEM
+}
+
+// ControlPlaneName is the SAN (and SNI) of the control plane's server
+// certificate, pinned by every Envoy whatever address it dials.
+const ControlPlaneName = "bridle-control-plane.internal"
 
 // MetadataProxyAddress is the node metadata key carrying BootstrapSpec.Proxy
 // (read by the control plane; the same string as xds.MetadataProxyAddress).
@@ -98,8 +116,8 @@ func node(s BootstrapSpec) *corev3.Node {
 
 // grpcCluster is a static HTTP/2 cluster to one of Bridle's gRPC servers,
 // with keepalive so a dead control plane is noticed.
-func grpcCluster(name string, addr netip.AddrPort) *clusterv3.Cluster {
-	return &clusterv3.Cluster{
+func grpcCluster(name string, addr netip.AddrPort, tls *BootstrapTLS) *clusterv3.Cluster {
+	c := &clusterv3.Cluster{
 		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
 		ConnectTimeout:       dur(time.Second),
@@ -123,12 +141,29 @@ func grpcCluster(name string, addr netip.AddrPort) *clusterv3.Cluster {
 			}}}},
 		},
 	}
+	if tls != nil {
+		c.TransportSocket = transportSocket("envoy.transport_sockets.tls", &tlsv3.UpstreamTlsContext{
+			Sni: ControlPlaneName,
+			CommonTlsContext: &tlsv3.CommonTlsContext{
+				AlpnProtocols:   []string{"h2"},
+				TlsCertificates: []*tlsv3.TlsCertificate{{CertificateChain: inline(tls.CertChain), PrivateKey: inline(tls.Key)}},
+				ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+					TrustedCa: inline(tls.CA),
+					MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+						SanType: tlsv3.SubjectAltNameMatcher_DNS,
+						Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: ControlPlaneName}},
+					}},
+				}},
+			},
+		})
+	}
+	return c
 }
 
 // authzCluster raises the circuit breakers: every in-flight Check counts as
 // an active request, and the default (1024) would turn a burst into 503s.
-func authzCluster(addr netip.AddrPort) *clusterv3.Cluster {
-	c := grpcCluster(AuthzCluster, addr)
+func authzCluster(addr netip.AddrPort, tls *BootstrapTLS) *clusterv3.Cluster {
+	c := grpcCluster(AuthzCluster, addr, tls)
 	c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
 		Priority:           corev3.RoutingPriority_DEFAULT,
 		MaxRequests:        wrapUint32(100000),

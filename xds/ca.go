@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"time"
+
+	"github.com/bridle-gw/bridle/envoy"
 )
 
 // CA is Bridle's local certificate authority. Agents trust it (through the
@@ -110,36 +113,70 @@ const LeafValidity = 24 * time.Hour
 // MintLeaf issues a certificate for host (SAN = host, serverAuth) with a
 // fresh key. Leaf keys live only in memory and in Envoy (via SDS).
 func (ca *CA) MintLeaf(host string, now time.Time) (*Leaf, error) {
+	return ca.mint(CertSpec{Name: host, DNSNames: []string{host}, Server: true, Validity: LeafValidity}, now)
+}
+
+// CertSpec describes a certificate for Bridle's own connections.
+type CertSpec struct {
+	Name     string // common name
+	DNSNames []string
+	IPs      []netip.Addr
+	Server   bool // serverAuth
+	Client   bool // clientAuth
+	Validity time.Duration
+}
+
+// ControlPlaneName is the DNS SAN of the control plane's server
+// certificate: Envoys pin it (SNI + SAN), whatever address they dial.
+const ControlPlaneName = envoy.ControlPlaneName
+
+// ControlPlaneValidity bounds the control-plane certificates: the Envoy
+// client certificate is embedded in a bootstrap, so it lives longer than
+// a MITM leaf; regenerate bootstraps within a year.
+const ControlPlaneValidity = 365 * 24 * time.Hour
+
+// Mint issues a certificate from spec with a fresh key.
+func (ca *CA) Mint(spec CertSpec, now time.Time) (*Leaf, error) { return ca.mint(spec, now) }
+
+func (ca *CA) mint(spec CertSpec, now time.Time) (*Leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("generating leaf key for %s: %w", host, err)
+		return nil, fmt.Errorf("generating key for %s: %w", spec.Name, err)
 	}
-	notAfter := now.Add(LeafValidity)
+	notAfter := now.Add(spec.Validity)
 	if notAfter.After(ca.Cert.NotAfter) {
 		notAfter = ca.Cert.NotAfter
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:   randomSerial(),
-		Subject:        pkix.Name{CommonName: host},
-		DNSNames:       []string{host},
+		Subject:        pkix.Name{CommonName: spec.Name},
+		DNSNames:       spec.DNSNames,
 		NotBefore:      now.Add(-5 * time.Minute), // tolerate small clock skew on agents
 		NotAfter:       notAfter,
 		KeyUsage:       x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		AuthorityKeyId: ca.Cert.SubjectKeyId,
+	}
+	for _, ip := range spec.IPs {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip.AsSlice())
+	}
+	if spec.Server {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageServerAuth)
+	}
+	if spec.Client {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return nil, fmt.Errorf("signing leaf for %s: %w", host, err)
+		return nil, fmt.Errorf("signing certificate for %s: %w", spec.Name, err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("encoding leaf key for %s: %w", host, err)
+		return nil, fmt.Errorf("encoding key for %s: %w", spec.Name, err)
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	chain = append(chain, ca.CertPEM...)
 	return &Leaf{
-		Host:     host,
+		Host:     spec.Name,
 		CertPEM:  chain,
 		KeyPEM:   pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 		NotAfter: notAfter,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bridle-gw/bridle/envoy"
 	"github.com/bridle-gw/bridle/internal/config"
 	"github.com/bridle-gw/bridle/internal/statedir"
 )
@@ -39,7 +42,18 @@ func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
 			return nil, err
 		}
 	}
-	return &apiClient{base: "http://" + eps.API, token: token, http: &http.Client{Timeout: 10 * time.Second}}, nil
+	c := &apiClient{base: "http://" + eps.API, token: token, http: &http.Client{Timeout: 10 * time.Second}}
+	if eps.APITLS {
+		caPEM, err := os.ReadFile(dir.Path("ca.pem"))
+		if err != nil {
+			return nil, fmt.Errorf("the API uses TLS but its CA is unreadable: %w", err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		c.base = "https://" + eps.API
+		c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: envoy.ControlPlaneName, MinVersion: tls.VersionTLS12}}
+	}
+	return c, nil
 }
 
 // do sends a JSON request and decodes a JSON answer into out; a non-2xx

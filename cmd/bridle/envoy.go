@@ -6,8 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bridle-gw/bridle/envoy"
-	"github.com/bridle-gw/bridle/internal/config"
+	"github.com/bridle-gw/bridle/internal/gateway"
 )
 
 func newEnvoyCmd() *cobra.Command {
@@ -24,42 +23,29 @@ func newEnvoyBootstrapCmd() *cobra.Command {
 		Long: "Prints the static Envoy bootstrap pointing at Bridle's xDS and decision services. Everything\n" +
 			"else (listeners, routes, certificates) comes over ADS. --proxy gives this Envoy its own agent\n" +
 			"listener address, so several Envoys can share one control plane. Defaults come from the config's\n" +
-			"listen addresses.",
+			"listen addresses. Off loopback (or with listen.tls: always) the bootstrap holds a client certificate\n" +
+			"for mutual TLS, minted from the state dir's CA: run it where `bridle serve` keeps its state, and treat\n" +
+			"the output as a secret.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodeID == "" {
 				return fmt.Errorf("--node-id is required: a name unique among the Envoys of this control plane")
 			}
-			cfg, err := config.LoadEnv(configPath(cmd), func(string) (string, bool) { return "x", true })
-			if cfg == nil {
-				return err
-			}
-			pick := func(flag, def string) (netip.AddrPort, error) {
-				if flag == "" {
-					flag = def
+			req := gateway.BootstrapRequest{NodeID: nodeID, Cluster: cluster}
+			for _, f := range []struct {
+				name, val string
+				dst       *netip.AddrPort
+			}{{"--xds", xdsAddr, &req.XDS}, {"--authz", authzAddr, &req.Authz}, {"--admin", adminAddr, &req.Admin}, {"--proxy", proxyAddr, &req.Proxy}} {
+				if f.val == "" {
+					continue
 				}
-				ap, err := netip.ParseAddrPort(flag)
+				ap, err := netip.ParseAddrPort(f.val)
 				if err != nil || ap.Port() == 0 {
-					return ap, fmt.Errorf("address %q: want ip:port with a fixed port", flag)
+					return fmt.Errorf("%s %q: want ip:port with a fixed port", f.name, f.val)
 				}
-				return ap, nil
+				*f.dst = ap
 			}
-			spec := envoy.BootstrapSpec{NodeID: nodeID, Cluster: cluster}
-			if spec.XDS, err = pick(xdsAddr, cfg.Listen.XDS); err != nil {
-				return fmt.Errorf("--xds: %w", err)
-			}
-			if spec.Authz, err = pick(authzAddr, cfg.Listen.Authz); err != nil {
-				return fmt.Errorf("--authz: %w", err)
-			}
-			if spec.Admin, err = pick(adminAddr, cfg.Listen.EnvoyAdmin); err != nil {
-				return fmt.Errorf("--admin: %w", err)
-			}
-			if proxyAddr != "" {
-				if spec.Proxy, err = pick(proxyAddr, ""); err != nil {
-					return fmt.Errorf("--proxy: %w", err)
-				}
-			}
-			b, err := envoy.Bootstrap(spec)
+			b, err := gateway.Bootstrap(configPath(cmd), req)
 			if err != nil {
 				return err
 			}

@@ -93,6 +93,7 @@ type wireListen struct {
 	XDS        string `yaml:"xds"`
 	Authz      string `yaml:"authz"`
 	EnvoyAdmin string `yaml:"envoy_admin"`
+	TLS        string `yaml:"tls"`
 }
 
 type wireAgent struct {
@@ -158,6 +159,24 @@ type Audit struct {
 // free port"; the bound addresses are written to <state_dir>/endpoints.json.
 type Listen struct {
 	Proxy, API, XDS, Authz, EnvoyAdmin string
+	// TLS is "auto" (mutual TLS between Envoy and Bridle and TLS on the
+	// API as soon as one of them listens off loopback) or "always".
+	TLS string
+}
+
+// ControlPlaneTLS reports whether Envoy ↔ Bridle and the API must use TLS:
+// always off loopback (xDS carries MITM private keys, Checks carry
+// credentials), or when asked for.
+func (l Listen) ControlPlaneTLS() bool {
+	if l.TLS == "always" {
+		return true
+	}
+	for _, a := range []string{l.XDS, l.Authz, l.API} {
+		if ap, err := ParseListenAddr(a); err != nil || !ap.Addr().IsLoopback() {
+			return true
+		}
+	}
+	return false
 }
 
 // Agent is one agent identity. Only SHA-256 hashes of its tokens are kept.

@@ -110,6 +110,15 @@ func (v *validator) listen(l wireListen) {
 		}
 		*f.dst = addr
 	}
+	switch l.TLS {
+	case "", "auto":
+		v.cfg.Listen.TLS = "auto"
+	case "always":
+		v.cfg.Listen.TLS = "always"
+	default:
+		// There is no "never": plain TCP is allowed on loopback only.
+		v.errorf("listen.tls", "tls %q: want auto (TLS as soon as a control-plane address is off loopback) or always", l.TLS)
+	}
 }
 
 // ParseListenAddr checks an ip:port listen address. Envoy binds socket

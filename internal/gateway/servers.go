@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/bridle-gw/bridle/extauthz"
@@ -33,6 +34,13 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 	l := g.plan.Config.Listen
 	var xdsLis, authzLis net.Listener
 	var err error
+	var grpcOpts []grpc.ServerOption
+	if g.plan.Config.Listen.ControlPlaneTLS() {
+		if g.tls, err = newControlPlaneTLS(g.leaves.ca, l, time.Now()); err != nil {
+			return s, err
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(g.tls.grpcConfig())))
+	}
 	if g.opts.runs(RoleXDS) {
 		if xdsLis, err = g.listen(l.XDS); err != nil {
 			return s, err
@@ -64,7 +72,7 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 	var grpcServers []*grpc.Server
 	if xdsLis != nil {
 		g.xds = xds.NewServer(ctx, g.opts.Log)
-		xdsGRPC := newGRPCServer()
+		xdsGRPC := newGRPCServer(grpcOpts...)
 		g.xds.Register(xdsGRPC)
 		grpcServers = append(grpcServers, xdsGRPC)
 		serve("xds", func() error { return xdsGRPC.Serve(xdsLis) })
@@ -74,7 +82,7 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 		if err := g.startDecisions(ctx, &deps); err != nil {
 			return s, err
 		}
-		authzGRPC := newGRPCServer()
+		authzGRPC := newGRPCServer(grpcOpts...)
 		g.authz.Register(authzGRPC)
 		audit.NewALS(g.opts.Log, g.audit.writer).Register(authzGRPC)
 		grpcServers = append(grpcServers, authzGRPC)
@@ -87,7 +95,12 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 	}
 	g.api = api.New(deps, tokens)
 	apiSrv := api.NewServer(g.api)
-	serve("api", func() error { return apiSrv.Serve(apiLis) })
+	if g.tls != nil {
+		apiSrv.TLSConfig = g.tls.apiConfig()
+		serve("api", func() error { return apiSrv.ServeTLS(apiLis, "", "") })
+	} else {
+		serve("api", func() error { return apiSrv.Serve(apiLis) })
+	}
 	s.api = addrPort(apiLis)
 	g.onClose(func() {
 		shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -137,13 +150,13 @@ func (g *gateway) listen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-func newGRPCServer() *grpc.Server {
-	return grpc.NewServer(
+func newGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append([]grpc.ServerOption{
 		// Envoy pings every 30 s on its static gRPC clusters; allow it, and
 		// ping back so half-dead connections are noticed.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 10 * time.Second}),
-	)
+	}, opts...)...)
 }
 
 func gracefulStop(s *grpc.Server, d time.Duration) {

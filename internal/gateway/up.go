@@ -67,6 +67,7 @@ type gateway struct {
 	state   *state
 	metrics *metrics.Metrics
 	sup     *proc.Supervisor
+	tls     *controlPlaneTLS // nil: plain TCP (loopback only)
 	ready   atomic.Pointer[error]
 
 	mu     sync.Mutex // guards the fields below and serialises pushes
@@ -136,6 +137,19 @@ func Up(ctx context.Context, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if g.tls != nil {
+		// Rebuild with this Envoy's client identity.
+		clientTLS, err := envoyClient(g.tls.ca, "bridle-up", time.Now())
+		if err != nil {
+			return err
+		}
+		if bootstrap, err = envoy.Bootstrap(envoy.BootstrapSpec{
+			NodeID: "bridle-up", Cluster: "bridle", Proxy: g.proxy,
+			Admin: admin, XDS: xdsAddr, Authz: authzAddr, TLS: clientTLS,
+		}); err != nil {
+			return err
+		}
+	}
 	bootstrapPath := g.dir.Path(bootstrapFile)
 	if err := statedir.WriteFile(bootstrapPath, bootstrap, 0o600); err != nil {
 		return err
@@ -148,7 +162,7 @@ func Up(ctx context.Context, opts Options) (err error) {
 	}
 	eps := statedir.Endpoints{
 		Proxy: g.proxy.String(), API: servers.api.String(), XDS: addrString(servers.xds),
-		Authz: addrString(servers.authz), EnvoyAdmin: adminAddr, PID: os.Getpid(),
+		Authz: addrString(servers.authz), EnvoyAdmin: adminAddr, PID: os.Getpid(), APITLS: g.tls != nil,
 	}
 	if err := g.dir.WriteEndpoints(eps); err != nil {
 		return err

@@ -45,6 +45,9 @@ type Endpoints struct {
 	Authz      string `json:"authz"`
 	EnvoyAdmin string `json:"envoy_admin"`
 	PID        int    `json:"pid"`
+	// APITLS says the API serves HTTPS with a certificate from the CA in
+	// this state dir (ca.pem).
+	APITLS bool `json:"api_tls,omitempty"`
 }
 
 const endpointsFile = "endpoints.json"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,14 @@ func newValidateCmd() *cobra.Command {
 			c := plan.Config
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d agent(s), %d connector(s), %d host(s), %d policy rule(s))\n",
 				c.File, len(c.Agents), len(c.Connectors), len(plan.Hosts()), len(plan.Policy.Rules()))
+			if c.Listen.ControlPlaneTLS() {
+				fmt.Fprintln(cmd.OutOrStdout(), "control plane: mutual TLS between Envoy and Bridle, HTTPS API (off loopback or listen.tls: always)")
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "control plane: plain TCP, allowed because xds, authz and api listen on loopback")
+			}
+			if ap, err := netip.ParseAddrPort(c.Listen.Proxy); err == nil && !ap.Addr().IsLoopback() {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: the proxy listens on %s, off loopback, without TLS: agent tokens cross the network in clear; keep agents on this host or on a private network\n", c.Listen.Proxy)
+			}
 			if plan.Policy.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "warning: no policy files: every request will be denied (default_deny)")
 			}

@@ -39,7 +39,8 @@ const (
 // "EC PRIVATE KEY" is accepted too), followed by a "PUBLIC KEY" block with a
 // Valid-Until header (RFC 3339) per retired key.
 //
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. The zero Keyring holds no key:
+// make one with Generate, FromPEM or LoadOrCreate.
 type Keyring struct {
 	path string // file LoadOrCreate read, rewritten by Rotate; "" when not file-backed
 

@@ -170,6 +170,9 @@ func (k *Keyring) Issue(c Claims, now time.Time) (string, error) {
 		return "", fmt.Errorf("issuing decision token: %w", err)
 	}
 	priv, kid := k.signer()
+	if priv == nil {
+		return "", errors.New("issuing decision token: keyring has no key (use Generate, FromPEM or LoadOrCreate)")
+	}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, &wireClaims{
 		ActionRequestID: c.ActionRequestID,
 		ActionSpecHash:  c.ActionSpecHash,

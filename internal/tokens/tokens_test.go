@@ -364,3 +364,13 @@ func BenchmarkVerifyRefusesForgery(b *testing.B) {
 		}
 	}
 }
+
+func TestTheZeroKeyringIssuesNothingAndVerifiesNothing(t *testing.T) {
+	var k Keyring
+	if _, err := k.Issue(request1, t0); err == nil {
+		t.Error("the zero Keyring issued a token")
+	}
+	if _, err := k.Verify(issue(t, newRing(t), request1, t0), t0); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("got %v, want ErrUnknownKey", err)
+	}
+}

@@ -45,14 +45,11 @@ func extAuthzFilter(prefix string, timeout time.Duration, tls bool) *hcmv3.HttpF
 	return httpFilter(ExtAuthzFilterName, &extauthzv3.ExtAuthz{
 		TransportApiVersion: corev3.ApiVersion_V3,
 		StatPrefix:          prefix,
-		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &corev3.GrpcService{
-			TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: AuthzCluster}},
-			Timeout:         dur(timeout),
-		}},
-		FailureModeAllow:  false,
-		StatusOnError:     &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
-		IncludeTlsSession: tls,
-		ValidateMutations: true,
+		Services:            &extauthzv3.ExtAuthz_GrpcService{GrpcService: authzService(timeout)},
+		FailureModeAllow:    false,
+		StatusOnError:       &typev3.HttpStatus{Code: typev3.StatusCode_ServiceUnavailable},
+		IncludeTlsSession:   tls,
+		ValidateMutations:   true,
 		// The decision service may only add ordinary request headers: no
 		// routing (:authority, host) or Envoy-internal headers, so an allow
 		// can never redirect the request elsewhere.
@@ -64,12 +61,25 @@ func extAuthzFilter(prefix string, timeout time.Duration, tls bool) *hcmv3.HttpF
 	})
 }
 
+func authzService(timeout time.Duration) *corev3.GrpcService {
+	return &corev3.GrpcService{
+		TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: AuthzCluster}},
+		Timeout:         dur(timeout),
+	}
+}
+
 // authzPerRoute sets the context extensions the decision service reads.
 // They come from config, so an agent cannot forge them. Bodies are never
 // buffered on CONNECT routes (the stream never ends) and only where a
 // connector reads them.
-func authzPerRoute(ext map[string]string, body bool) map[string]*anypb.Any {
+//
+// short, when set, replaces the filter's (hold-length) timeout: routes that
+// never wait for a human fail closed fast when the decision service hangs.
+func authzPerRoute(ext map[string]string, body bool, short time.Duration) map[string]*anypb.Any {
 	cs := &extauthzv3.CheckSettings{ContextExtensions: ext, DisableRequestBodyBuffering: !body}
+	if short > 0 {
+		cs.ServiceOverride = &extauthzv3.CheckSettings_GrpcService{GrpcService: authzService(short)}
+	}
 	if body {
 		// allow_partial_message: a larger body is not refused with 413
 		// but sent in part; Envoy marks it (x-envoy-auth-partial-body:

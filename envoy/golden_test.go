@@ -22,6 +22,7 @@ func testSpec(hosts ...[2]string) Spec {
 		Trust:             map[string][]byte{},
 		Leaves:            map[string]LeafPEM{},
 		CheckTimeout:      2 * time.Second,
+		HoldTimeout:       27 * time.Second,
 		StreamIdleTimeout: 5 * time.Minute,
 	}
 	for i, h := range hosts {

@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"strconv"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -23,6 +24,7 @@ const (
 // carries a decision id.
 func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 	rc := &routev3.RouteConfiguration{Name: ProxyRoutes}
+	short := s.CheckTimeout
 	for _, d := range s.Destinations {
 		ctx := map[string]string{CtxConnector: d.Connector, CtxHost: d.Host}
 		rc.VirtualHosts = append(rc.VirtualHosts,
@@ -30,8 +32,8 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 				Name:    "connect:" + d.Host,
 				Domains: []string{d.Host + ":" + strconv.Itoa(HTTPSPort)},
 				Routes: []*routev3.Route{
-					connectRoute(with(ctx, PhaseConnect)),
-					refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain)),
+					connectRoute(with(ctx, PhaseConnect), short),
+					refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain), short),
 				},
 			},
 			&routev3.VirtualHost{
@@ -40,7 +42,7 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 				Name:    "plain:" + d.Host,
 				Domains: []string{d.Host, d.Host + ":80"},
 				Routes: []*routev3.Route{
-					refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect)),
+					refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect), short),
 					forwardRoute(d, with(ctx, PhasePlain)),
 				},
 			})
@@ -49,8 +51,8 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 		Name:    "no_connector",
 		Domains: []string{"*"},
 		Routes: []*routev3.Route{
-			refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect)),
-			refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain)),
+			refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect), short),
+			refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain), short),
 		},
 	})
 	return rc
@@ -59,7 +61,7 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 // mitmRoutes is the route table of one host's TLS chain: that host goes to
 // its own egress cluster; any other :authority (h2 coalescing, a forged
 // Host) is misdirected.
-func mitmRoutes(d Destination) *routev3.RouteConfiguration {
+func mitmRoutes(d Destination, short time.Duration) *routev3.RouteConfiguration {
 	ctx := map[string]string{CtxConnector: d.Connector, CtxHost: d.Host}
 	return &routev3.RouteConfiguration{
 		Name: MITMRoutes(d.Host),
@@ -72,7 +74,7 @@ func mitmRoutes(d Destination) *routev3.RouteConfiguration {
 			{
 				Name:    "misdirected",
 				Domains: []string{"*"},
-				Routes:  []*routev3.Route{refuseRoute(prefixMatch(), 421, misdirectedBody, with(ctx, PhaseRequest))},
+				Routes:  []*routev3.Route{refuseRoute(prefixMatch(), 421, misdirectedBody, with(ctx, PhaseRequest), short)},
 			},
 		},
 	}
@@ -100,7 +102,7 @@ func connectMatch() *routev3.RouteMatch {
 
 // connectRoute terminates the CONNECT and sends its bytes to the internal
 // TLS listener.
-func connectRoute(ctx map[string]string) *routev3.Route {
+func connectRoute(ctx map[string]string, short time.Duration) *routev3.Route {
 	return &routev3.Route{
 		Match: connectMatch(),
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
@@ -111,7 +113,7 @@ func connectRoute(ctx map[string]string) *routev3.Route {
 				ConnectConfig: &routev3.RouteAction_UpgradeConfig_ConnectConfig{},
 			}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, false),
+		TypedPerFilterConfig: authzPerRoute(ctx, false, short),
 	}
 }
 
@@ -125,17 +127,17 @@ func forwardRoute(d Destination, ctx map[string]string) *routev3.Route {
 			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: EgressCluster(d.Host)},
 			Timeout:          dur(0),
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, d.BufferBody),
+		TypedPerFilterConfig: authzPerRoute(ctx, d.BufferBody, 0),
 	}
 }
 
-func refuseRoute(m *routev3.RouteMatch, status uint32, body string, ctx map[string]string) *routev3.Route {
+func refuseRoute(m *routev3.RouteMatch, status uint32, body string, ctx map[string]string, short time.Duration) *routev3.Route {
 	return &routev3.Route{
 		Match: m,
 		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
 			Status: status,
 			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: body}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, false),
+		TypedPerFilterConfig: authzPerRoute(ctx, false, short),
 	}
 }

@@ -19,8 +19,12 @@ type Spec struct {
 	Trust map[string][]byte
 	// Leaves maps host → minted certificate (PEM chain and key).
 	Leaves map[string]LeafPEM
-	// CheckTimeout bounds every ext_authz call; past it Envoy answers 503.
+	// CheckTimeout bounds the ext_authz calls that never wait for a human
+	// (CONNECT, refusals); past it Envoy answers 503.
 	CheckTimeout time.Duration
+	// HoldTimeout bounds the Checks of requests to upstreams, which may be
+	// held for an approval; zero means CheckTimeout.
+	HoldTimeout time.Duration
 	// StreamIdleTimeout closes idle tunnels and streams.
 	StreamIdleTimeout time.Duration
 }
@@ -63,6 +67,9 @@ func Build(s Spec) (*Resources, error) {
 	if s.CheckTimeout <= 0 || s.StreamIdleTimeout <= 0 {
 		return nil, fmt.Errorf("envoy spec: timeouts must be positive")
 	}
+	if s.HoldTimeout < s.CheckTimeout {
+		s.HoldTimeout = s.CheckTimeout
+	}
 	r := &Resources{}
 	outer, err := proxyListener(s)
 	if err != nil {
@@ -88,7 +95,7 @@ func Build(s Spec) (*Resources, error) {
 		if _, ok := s.Trust[d.Trust]; !ok {
 			return nil, fmt.Errorf("envoy spec: no trust bundle %q for host %s", d.Trust, d.Host)
 		}
-		r.Routes = append(r.Routes, mitmRoutes(d))
+		r.Routes = append(r.Routes, mitmRoutes(d, s.CheckTimeout))
 		c, err := egressCluster(d)
 		if err != nil {
 			return nil, err

@@ -24,6 +24,12 @@ const (
 	ReasonRateLimited      = "rate_limited"
 	ReasonPolicyDeny       = "policy_deny"
 	ReasonDefaultDeny      = "default_deny"
+	ReasonApprovalPending  = "approval_pending"
+	ReasonApprovalDenied   = "approval_denied"
+	ReasonApprovalTimeout  = "approval_timeout"
+	ReasonTooManyHolds     = "too_many_holds"
+	ReasonTokenInvalid     = "token_invalid"
+	ReasonTokenReplayed    = "token_replayed"
 )
 
 // statusFor maps reason codes to the HTTP status the agent sees.
@@ -38,6 +44,12 @@ var statusFor = map[string]int{
 	ReasonRateLimited:      429,
 	ReasonPolicyDeny:       403,
 	ReasonDefaultDeny:      403,
+	ReasonApprovalPending:  429,
+	ReasonApprovalDenied:   403,
+	ReasonApprovalTimeout:  408,
+	ReasonTooManyHolds:     429,
+	ReasonTokenInvalid:     403,
+	ReasonTokenReplayed:    403,
 }
 
 // messages are the human sentences of deny bodies. They never include
@@ -53,6 +65,12 @@ var messages = map[string]string{
 	ReasonRateLimited:      "rate limit exceeded; retry after the number of seconds in Retry-After",
 	ReasonPolicyDeny:       "a policy rule denies this action",
 	ReasonDefaultDeny:      "no policy rule allows this action (default deny)",
+	ReasonApprovalPending:  "this action needs human approval; it is pending: retry after Retry-After with the same request",
+	ReasonApprovalDenied:   "a human denied this action",
+	ReasonApprovalTimeout:  "the approval for this action expired undecided",
+	ReasonTooManyHolds:     "too many requests are waiting for approval; retry later",
+	ReasonTokenInvalid:     "the decision token is invalid, expired, or for another action or agent",
+	ReasonTokenReplayed:    "the decision token was already used",
 }
 
 // Decision is the outcome of one Check. Its zero value denies: Allow must be
@@ -79,9 +97,14 @@ type Decision struct {
 	Companions []connectors.HeaderValue
 	// Strip lists agent headers that must not reach the upstream.
 	Strip []string
-	// Limit and RetryAfter explain a rate_limited deny.
+	// Limit and RetryAfter explain a rate_limited deny (RetryAfter also
+	// approval_pending and too_many_holds).
 	Limit      *Limit
 	RetryAfter time.Duration
+	// ApprovalID names the approval a held or pending request waits on.
+	ApprovalID string
+	// Approver is who let a require_approval action through.
+	Approver string
 }
 
 // Header is one injected header. String redacts the value.
@@ -117,6 +140,7 @@ type denyBody struct {
 	Rule       *string    `json:"rule"`
 	Limit      *limitBody `json:"limit,omitempty"`
 	RetryAfter int        `json:"retry_after,omitempty"`
+	ApprovalID string     `json:"approval_id,omitempty"`
 }
 
 type limitBody struct {
@@ -134,8 +158,9 @@ func (d *Decision) Body() []byte {
 	b := denyBody{Error: msg, Reason: r, DecisionID: d.ID, Action: nullable(d.Action), Rule: nullable(d.Rule)}
 	if d.Limit != nil {
 		b.Limit = &limitBody{Requests: d.Limit.Requests, Per: d.Limit.Per.String()}
-		b.RetryAfter = int(d.RetryAfter / time.Second)
 	}
+	b.RetryAfter = int(d.RetryAfter / time.Second)
+	b.ApprovalID = d.ApprovalID
 	if b.Error == "" {
 		b.Error = "denied by Bridle"
 	}

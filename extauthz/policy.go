@@ -10,7 +10,7 @@ import (
 
 // permitted evaluates the policy (deny > require_approval > allow > default
 // deny). Only an allow continues; an evaluation error denies with 503.
-func (s *Server) permitted(ctx context.Context, snap *Snapshot, a connectors.Action, d *Decision) bool {
+func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a connectors.Action, d *Decision) bool {
 	start := time.Now()
 	defer func() { s.metrics.PolicyEval(time.Since(start)) }()
 	dec := snap.Policy.Evaluate(ctx, policies.Input{
@@ -24,11 +24,7 @@ func (s *Server) permitted(ctx context.Context, snap *Snapshot, a connectors.Act
 	case policies.Allow:
 		return true
 	case policies.RequireApproval:
-		// Approvals are not built yet: the action cannot be approved, so
-		// it is refused, saying why.
-		d.Reason = ReasonPolicyDeny
-		d.Message = "this action requires human approval, which this build of Bridle cannot request yet"
-		return false
+		return s.approve(ctx, in, a, d.Rule, d)
 	}
 	d.Reason = dec.Reason
 	if d.Reason == "" {

@@ -18,7 +18,7 @@ func TestPolicyDecides(t *testing.T) {
 	}{
 		{name: "an allowed action is forwarded", method: "GET", path: "/repos/acme/api", status: 0, rule: "test/everything else"},
 		{name: "a deny rule wins over an allow", method: "DELETE", path: "/repos/acme/api", status: 403, reason: "policy_deny", rule: "test/no deletes"},
-		{name: "require_approval is refused until approvals exist", method: "PUT", path: "/repos/acme/api/pulls/1/merge", status: 403, reason: "policy_deny", rule: "test/merges need a human"},
+		{name: "require_approval without an approval store fails closed", method: "PUT", path: "/repos/acme/api/pulls/1/merge", status: 503, reason: "store_unavailable", rule: "test/merges need a human"},
 		{name: "no matching rule is a default deny", method: "GET", path: "/repos/acme/api", status: 403, reason: "default_deny",
 			policy: "version: 1\npolicies: [{name: p, rules: [{name: r, effect: allow, actions: [stripe.**]}]}]\n"},
 		{name: "no policy files deny everything", method: "GET", path: "/repos/acme/api", status: 403, reason: "default_deny", policy: "none"},

@@ -142,6 +142,9 @@ func denyResponse(d *Decision) *authv3.CheckResponse {
 	if d.RetryAfter > 0 {
 		headers = append(headers, header("retry-after", strconv.Itoa(int(d.RetryAfter/time.Second))))
 	}
+	if d.ApprovalID != "" {
+		headers = append(headers, header("x-bridle-approval-id", d.ApprovalID))
+	}
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(grpcCode)},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{

@@ -39,13 +39,17 @@ type Snapshot struct {
 // Check is safe for concurrent use.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
-	snap    atomic.Pointer[Snapshot]
-	log     *slog.Logger
-	rec     Recorder
-	limiter RateLimiter
-	kill    KillSwitch
-	metrics Metrics
-	now     func() time.Time
+	snap      atomic.Pointer[Snapshot]
+	log       *slog.Logger
+	rec       Recorder
+	limiter   RateLimiter
+	kill      KillSwitch
+	approvals ApprovalStore
+	tokens    TokenChecker
+	hold      time.Duration
+	holds     holdLimit
+	metrics   Metrics
+	now       func() time.Time
 }
 
 // Metrics receives what the decision service measures. Implementations
@@ -62,6 +66,13 @@ func (noMetrics) Decision(string, string, string, string, time.Duration) {}
 func (noMetrics) PolicyEval(time.Duration)                               {}
 func (noMetrics) StoreCall(time.Duration)                                {}
 
+// Defaults for approval holds: short enough for agents' HTTP clients
+// (Envoy notes §3.6), bounded so held Checks cannot pile up.
+const (
+	DefaultHold     = 25 * time.Second
+	DefaultMaxHolds = 100
+)
+
 // Deps are what the decision service needs from the rest of Bridle.
 // Recorder may be nil; a nil Limiter or KillSwitch denies every request
 // that needs it (503 store_unavailable), so a miswired gateway fails closed.
@@ -71,6 +82,13 @@ type Deps struct {
 	Limiter    RateLimiter
 	KillSwitch KillSwitch
 	Metrics    Metrics // nil: none
+	// Approvals and Tokens serve require_approval; nil denies such actions.
+	Approvals ApprovalStore
+	Tokens    TokenChecker
+	// Hold is how long a Check waits for a human (default 25 s); MaxHolds
+	// bounds concurrent holds (default 100).
+	Hold     time.Duration
+	MaxHolds int
 }
 
 // Recorder keeps the authoritative record of every decision (the audit
@@ -95,7 +113,15 @@ type Record struct {
 // New returns a server that denies everything (503) until Swap gives it a
 // snapshot: a cold start never allows (DESIGN invariant 9).
 func New(deps Deps) *Server {
-	s := &Server{log: deps.Log, rec: deps.Recorder, limiter: deps.Limiter, kill: deps.KillSwitch, metrics: deps.Metrics, now: time.Now}
+	s := &Server{log: deps.Log, rec: deps.Recorder, limiter: deps.Limiter, kill: deps.KillSwitch, metrics: deps.Metrics,
+		approvals: deps.Approvals, tokens: deps.Tokens, hold: deps.Hold, now: time.Now}
+	if s.hold <= 0 {
+		s.hold = DefaultHold
+	}
+	if deps.MaxHolds <= 0 {
+		deps.MaxHolds = DefaultMaxHolds
+	}
+	s.holds = make(holdLimit, deps.MaxHolds)
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
 	}
@@ -254,7 +280,7 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 	if s.killed(ctx, d) {
 		return
 	}
-	if !s.permitted(ctx, snap, action, d) {
+	if !s.permitted(ctx, snap, in, action, d) {
 		return
 	}
 	if s.limited(ctx, snap, d) {

@@ -29,6 +29,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 		newPolicyCmd(),
 		newLogsCmd(),
 		newEnvoyCmd(),
+		newApprovalsCmd(),
 		newRunCmd(getenv),
 		newValidateCmd(),
 		newAgentCmd(),

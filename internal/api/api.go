@@ -25,6 +25,7 @@ type Deps struct {
 	Traffic    TrafficLog
 	Metrics    http.Handler // serves /metrics; nil: none
 	Reloader   Reloader     // nil: no POST /api/v1/reload
+	Approvals  Approvals    // nil: no /api/v1/approvals
 }
 
 // Reloader reloads the config; the error lists every problem (each
@@ -72,6 +73,12 @@ func New(d Deps, tokens *Tokens) *Server {
 			}
 			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 		}))
+	}
+	if d.Approvals != nil {
+		ah := approvalsHandler{d.Approvals}
+		s.mux.Handle("GET /api/v1/approvals", s.anyone(Viewer, ah.list))
+		s.mux.Handle("POST /api/v1/approvals/{id}/approve", s.operator(Member, ah.decide(true)))
+		s.mux.Handle("POST /api/v1/approvals/{id}/deny", s.operator(Member, ah.decide(false)))
 	}
 	if d.Traffic != nil {
 		s.mux.Handle("GET /api/v1/traffic", s.anyone(Viewer, trafficHandler{d.Traffic}.list))

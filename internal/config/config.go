@@ -47,6 +47,13 @@ type wire struct {
 	Redis      wireRedis         `yaml:"redis"`
 	Defaults   wireDefaults      `yaml:"defaults"`
 	Operators  []wireOperator    `yaml:"operators"`
+	Approvals  wireApprovals     `yaml:"approvals"`
+}
+
+type wireApprovals struct {
+	Hold     time.Duration `yaml:"hold"`
+	Timeout  time.Duration `yaml:"timeout"`
+	MaxHolds int           `yaml:"max_holds"`
 }
 
 type wireOperator struct {
@@ -145,6 +152,7 @@ type Config struct {
 	// RateLimit applies to every agent without its own.
 	RateLimit RateLimit
 	Operators []Operator
+	Approvals Approvals
 
 	places map[string]pos
 }
@@ -184,6 +192,16 @@ type Agent struct {
 	Name         string
 	TokenSHA256s [][32]byte
 	RateLimit    RateLimit // the defaults unless the agent sets its own
+}
+
+// Approvals sets how require_approval actions wait for a human.
+type Approvals struct {
+	// Hold is how long a request waits inside its Check for a decision
+	// before it is answered 429 approval_pending (then retried).
+	Hold time.Duration
+	// Timeout is how long an approval may stay undecided (then 408).
+	Timeout  time.Duration
+	MaxHolds int
 }
 
 // Operator is a person or tool using the API with a role: viewer, member,

@@ -59,6 +59,7 @@ func (v *validator) run(w *wire) {
 	v.secrets(w.Secrets)
 	v.audit(w.Audit)
 	v.operators(w.Operators)
+	v.approvals(w.Approvals)
 	v.redis(w.Redis)
 	v.cfg.RateLimit = DefaultRateLimit
 	if w.Defaults.RateLimit != nil {
@@ -361,6 +362,37 @@ func (v *validator) operators(ws []wireOperator) {
 		}
 		v.cfg.Operators = append(v.cfg.Operators, Operator{Name: w.Name, Role: w.Role, TokenSHA256: sum})
 	}
+}
+
+// Approval defaults: the hold stays under common agent HTTP client
+// timeouts (Envoy notes §3.6); the timeout is the reference product's.
+const (
+	DefaultHold            = 25 * time.Second
+	DefaultApprovalTimeout = 5 * time.Minute
+	DefaultMaxHolds        = 100
+)
+
+func (v *validator) approvals(w wireApprovals) {
+	a := Approvals{Hold: w.Hold, Timeout: w.Timeout, MaxHolds: w.MaxHolds}
+	if a.Hold == 0 {
+		a.Hold = DefaultHold
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultApprovalTimeout
+	}
+	if a.MaxHolds == 0 {
+		a.MaxHolds = DefaultMaxHolds
+	}
+	if a.Timeout < time.Second || a.Timeout > 24*time.Hour {
+		v.errorf("approvals.timeout", "timeout %s: want 1s to 24h", a.Timeout)
+	}
+	if a.Hold > a.Timeout {
+		v.errorf("approvals.hold", "hold %s is longer than the approval timeout %s", a.Hold, a.Timeout)
+	}
+	if a.MaxHolds < 1 || a.MaxHolds > 10000 {
+		v.errorf("approvals.max_holds", "max_holds %d: want 1 to 10000", a.MaxHolds)
+	}
+	v.cfg.Approvals = a
 }
 
 // DefaultRetentionDays is how long decision records are kept by default.

@@ -79,12 +79,16 @@ func (p *Plan) trust(system []byte) map[string][]byte {
 
 // EnvoySpec is the data-plane shape for this plan.
 func (p *Plan) EnvoySpec(proxy netip.AddrPort, leaves map[string]envoy.LeafPEM, eps map[string][]netip.AddrPort, system []byte) envoy.Spec {
+	hold := p.Config.Approvals.Hold
 	s := envoy.Spec{
-		Proxy:             proxy,
-		Trust:             p.trust(system),
-		Leaves:            leaves,
-		CheckTimeout:      checkTimeout,
-		StreamIdleTimeout: streamIdleTimeout,
+		Proxy:        proxy,
+		Trust:        p.trust(system),
+		Leaves:       leaves,
+		CheckTimeout: checkTimeout,
+		// A held Check must outlive the hold, and so must the streams it
+		// holds (inner request and outer tunnel), or Envoy cuts them first.
+		HoldTimeout:       hold + checkTimeout,
+		StreamIdleTimeout: max(streamIdleTimeout, hold+time.Minute),
 	}
 	for _, c := range p.Connectors.Connectors() {
 		for _, h := range c.Hosts() {

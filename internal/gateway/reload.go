@@ -56,6 +56,7 @@ func (g *gateway) restartOnly(next *Plan) error {
 		{"state_dir", cur.StateDir, next.Config.StateDir},
 		{"redis", cur.Redis, next.Config.Redis},
 		{"audit", cur.Audit, next.Config.Audit},
+		{"approvals", cur.Approvals, next.Config.Approvals},
 	} {
 		if !reflect.DeepEqual(f.old, f.new) {
 			errs = append(errs, next.Config.Errorf(f.path, "%s changed: this needs a restart of bridle, not a reload", f.path))

@@ -125,17 +125,36 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 		return err
 	}
 	g.onClose(g.audit.close) // after the servers have stopped (closers run in reverse)
-	if g.state, err = openState(ctx, g.plan.Config.Redis, g); err != nil {
+	if g.state, err = openState(ctx, g.plan.Config.Redis, g.plan.Config.Approvals.Timeout, g); err != nil {
 		return err
 	}
 	g.onClose(g.state.close)
 	g.metrics.GaugeFunc("bridle_audit_queue_depth", "Decision records waiting to be written.", func() float64 { return float64(g.audit.writer.QueueDepth()) })
-	g.metrics.CounterFunc("bridle_audit_dropped_total", "Decision records dropped because the audit queue was full.", func() float64 { return float64(g.audit.writer.Dropped()) })
+	// Lost records, whatever the cause: the queue was full, or the audit DB
+	// refused the batch (disk full, locked).
+	g.metrics.CounterFunc("bridle_audit_dropped_total", "Decision records lost: dropped because the audit queue was full, or not stored because the audit DB failed.", func() float64 {
+		st := g.audit.writer.Stats()
+		return float64(st.Dropped + st.Failed)
+	})
+	keys, err := g.loadKeyring()
+	if err != nil {
+		return err
+	}
+	ac := g.plan.Config.Approvals
 	g.authz = extauthz.New(extauthz.Deps{
 		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
 		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
+		Approvals: approvalsAdapter{g.state.approvals}, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
+		Hold: ac.Hold, MaxHolds: ac.MaxHolds,
+	})
+	g.metrics.GaugeFunc("bridle_approvals_pending", "Approvals waiting for a human.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, _ := g.state.approvals.CountPending(ctx)
+		return float64(n)
 	})
 	deps.KillSwitch = apiKillSwitch{g.state.kill}
+	deps.Approvals = apiApprovals{g.state.approvals}
 	deps.Traffic = g.audit.store
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/api"
@@ -14,12 +15,14 @@ import (
 
 // state is the Redis-backed shared state: rate limits and kill switches.
 type state struct {
-	store   *redis.Store
-	limiter *redis.Limiter
-	kill    *redis.KillSwitch
+	store     *redis.Store
+	limiter   *redis.Limiter
+	kill      *redis.KillSwitch
+	approvals *redis.Approvals
+	nonces    *redis.Nonces
 }
 
-func openState(ctx context.Context, c config.Redis, g *gateway) (*state, error) {
+func openState(ctx context.Context, c config.Redis, approvalTimeout time.Duration, g *gateway) (*state, error) {
 	o := redis.Options{URL: c.URL, Cluster: c.Cluster, Username: c.Username, Password: c.Password,
 		DialTimeout: c.DialTimeout, OpTimeout: c.OpTimeout}
 	if c.SentinelMaster != "" {
@@ -36,10 +39,12 @@ func openState(ctx context.Context, c config.Redis, g *gateway) (*state, error) 
 	if store.Embedded() {
 		g.opts.Log.Info("using the embedded in-process Redis: limits and kill switches are not shared with other replicas (set redis.url to share them)")
 	}
-	return &state{store: store, limiter: redis.NewLimiter(store), kill: redis.NewKillSwitch(store, g.opts.Log)}, nil
+	return &state{store: store, limiter: redis.NewLimiter(store), kill: redis.NewKillSwitch(store, g.opts.Log),
+		approvals: redis.NewApprovals(store, g.opts.Log, approvalTimeout), nonces: redis.NewNonces(store)}, nil
 }
 
 func (s *state) close() {
+	s.approvals.Close()
 	s.kill.Close()
 	_ = s.store.Close()
 }

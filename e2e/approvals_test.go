@@ -1,0 +1,203 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/internal/tokens"
+)
+
+const approvalPolicy = `version: 1
+policies:
+  - name: merges
+    rules:
+      - {name: reads, effect: allow, actions: ["github.*.get"]}
+      - {name: merges need a human, effect: require_approval, actions: [github.pr.merge]}
+`
+
+func approvalGateway(t *testing.T, hold, timeout string) (*gateway, *upstream) {
+	t.Helper()
+	up := newUpstream(t, "api.github.com")
+	g := startGateway(t, gatewayOpts{policy: approvalPolicy,
+		extraYAML:  "approvals: {hold: " + hold + ", timeout: " + timeout + "}",
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer x"}}})
+	return g, up
+}
+
+type mergeResult struct {
+	status   int
+	reason   string
+	approval string
+	retry    string
+}
+
+// merge sends the merge request that needs approval and returns how it was
+// answered.
+func (g *gateway) merge(t *testing.T, c *http.Client, extra map[string]string) mergeResult {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", "https://api.github.com/repos/acme/api/pulls/7/merge", strings.NewReader(`{"merge_method":"squash"}`))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range extra {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return mergeResult{reason: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body struct{ Reason string }
+	json.Unmarshal(b, &body)
+	return mergeResult{status: resp.StatusCode, reason: body.Reason, approval: resp.Header.Get("x-bridle-approval-id"), retry: resp.Header.Get("Retry-After")}
+}
+
+// pendingApproval waits for one pending approval and returns its id.
+func (g *gateway) pendingApproval(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		_, body := g.apiGet(t, g.operatorToken(t), "/api/v1/approvals?state=pending")
+		var resp struct{ Approvals []struct{ ID, Action string } }
+		json.Unmarshal([]byte(body), &resp)
+		if len(resp.Approvals) > 0 {
+			return resp.Approvals[0].ID
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no pending approval appeared")
+	return ""
+}
+
+// A held request is released the moment an operator approves it, and is
+// refused the moment one denies it.
+func TestHeldRequestReleasedByApprovalOrDenial(t *testing.T) {
+	g, up := approvalGateway(t, "20s", "1m")
+	for _, tc := range []struct {
+		verb   string
+		status int
+		reason string
+	}{{"approve", 200, ""}, {"deny", 403, "approval_denied"}} {
+		t.Run(tc.verb, func(t *testing.T) {
+			up.Reset()
+			done := make(chan mergeResult, 1)
+			go func() { done <- g.merge(t, g.client(g.agentProxy()), nil) }()
+			id := g.pendingApproval(t)
+			start := time.Now()
+			out := g.bridleCLI(t, "approvals", tc.verb, id, "--note", "e2e")
+			if !strings.Contains(out, id) {
+				t.Errorf("CLI: %s", out)
+			}
+			r := <-done
+			t.Logf("released %s after the decision", time.Since(start).Round(time.Millisecond))
+			if r.status != tc.status || r.reason != tc.reason {
+				t.Errorf("got %+v, want %d %q", r, tc.status, tc.reason)
+			}
+			if want := map[int]int{200: 1, 403: 0}[tc.status]; len(up.Seen()) != want {
+				t.Errorf("upstream saw %d requests, want %d", len(up.Seen()), want)
+			}
+		})
+	}
+}
+
+// When the hold ends undecided the agent gets 429 approval_pending with the
+// approval id; an approval given later lets exactly one retry through.
+func TestPendingThenApprovedIsHonouredOnce(t *testing.T) {
+	g, up := approvalGateway(t, "1s", "1m")
+	c := g.client(g.agentProxy())
+	r := g.merge(t, c, nil)
+	if r.status != 429 || r.reason != "approval_pending" || r.approval == "" || r.retry == "" {
+		t.Fatalf("first attempt: %+v", r)
+	}
+	g.bridleCLI(t, "approvals", "approve", r.approval)
+	if r := g.merge(t, c, nil); r.status != 200 {
+		t.Errorf("retry after approval: %+v", r)
+	}
+	if r := g.merge(t, c, nil); r.status != 429 {
+		t.Errorf("a second retry reused the approval: %+v", r)
+	}
+	if len(up.Seen()) != 1 {
+		t.Errorf("upstream saw %d merges, want 1", len(up.Seen()))
+	}
+}
+
+// An approval undecided past its timeout expires: the next attempt is 408.
+func TestUndecidedApprovalTimesOut(t *testing.T) {
+	g, up := approvalGateway(t, "500ms", "2s")
+	c := g.client(g.agentProxy())
+	if r := g.merge(t, c, nil); r.status != 429 {
+		t.Fatalf("first attempt: %+v", r)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if r := g.merge(t, c, nil); r.status != 408 || r.reason != "approval_timeout" {
+		t.Errorf("after the timeout: %+v", r)
+	}
+	if len(up.Seen()) != 0 {
+		t.Error("upstream reached")
+	}
+}
+
+// An agent that hangs up during the hold cancels it; the decision record
+// says so.
+func TestAgentDisconnectDuringHold(t *testing.T) {
+	g, up := approvalGateway(t, "20s", "1m")
+	c := g.client(g.agentProxy())
+	c.Timeout = 700 * time.Millisecond
+	g.merge(t, c, nil)
+	g.waitLog(t, "reason=approval_pending", "client disconnected during the hold")
+	if len(up.Seen()) != 0 {
+		t.Error("upstream reached")
+	}
+}
+
+// A one-time decision token for exactly this action lets it through the
+// proxy once; a replay or a token for another action is refused.
+func TestDecisionTokenThroughTheProxy(t *testing.T) {
+	g, up := approvalGateway(t, "500ms", "1m")
+	keys, err := tokens.LoadOrCreate(filepath.Join(g.dir, ".bridle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := connectors.New([]connectors.Spec{{Name: "github", Type: "github", Hosts: []string{"api.github.com"}}})
+	c, _ := reg.Lookup("api.github.com")
+	hashOf := func(path, body string) string {
+		a, err := c.Parse(connectors.Request{Agent: g.agent, Method: "PUT", Host: "api.github.com", Path: path,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body), BodyBuffered: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := a.SpecHash()
+		return h
+	}
+	issue := func(hash string) string {
+		tok, err := keys.Issue(tokens.Claims{ActionRequestID: "act_e2e", ActionSpecHash: hash, Agent: g.agent}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	good := issue(hashOf("/repos/acme/api/pulls/7/merge", `{"merge_method":"squash"}`))
+	client := g.client(g.agentProxy())
+	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": good}); r.status != 200 {
+		t.Fatalf("valid token: %+v", r)
+	}
+	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": good}); r.status != 403 || r.reason != "token_replayed" {
+		t.Errorf("replayed token: %+v", r)
+	}
+	other := issue(hashOf("/repos/acme/api/pulls/8/merge", `{"merge_method":"squash"}`))
+	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": other}); r.status != 403 || r.reason != "token_invalid" {
+		t.Errorf("token for another action: %+v", r)
+	}
+	seen := up.Seen()
+	if len(seen) != 1 {
+		t.Fatalf("upstream saw %d requests, want 1", len(seen))
+	}
+	if seen[0].Header.Get("X-Bridle-Decision-Token") != "" {
+		t.Error("the decision token reached the upstream")
+	}
+}

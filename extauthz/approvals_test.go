@@ -1,0 +1,153 @@
+package extauthz
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeApprovals scripts an approval store.
+type fakeApprovals struct {
+	mu        sync.Mutex
+	consumeOK []bool // answers of successive Consume calls (default false)
+	lookup    string // "", denied, expired
+	waitState string // returned by Wait; "" blocks until ctx ends
+	err       error
+	created   int
+	waited    chan struct{}
+}
+
+func (f *fakeApprovals) Consume(context.Context, string, string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return "", false, f.err
+	}
+	if len(f.consumeOK) == 0 {
+		return "", false, nil
+	}
+	ok := f.consumeOK[0]
+	f.consumeOK = f.consumeOK[1:]
+	return "member:mo", ok, nil
+}
+
+func (f *fakeApprovals) Lookup(context.Context, string, string) (string, bool, error) {
+	return f.lookup, f.lookup != "", nil
+}
+
+func (f *fakeApprovals) Create(context.Context, ApprovalRequest) (string, error) {
+	f.mu.Lock()
+	f.created++
+	f.mu.Unlock()
+	return "apr_test", nil
+}
+
+func (f *fakeApprovals) Wait(ctx context.Context, _ string) (string, error) {
+	if f.waited != nil {
+		f.waited <- struct{}{}
+	}
+	if f.waitState != "" {
+		return f.waitState, nil
+	}
+	<-ctx.Done()
+	return "pending", ctx.Err()
+}
+
+type fakeTokens struct{ err error }
+
+func (f fakeTokens) Use(context.Context, string, string, string) error { return f.err }
+
+func mergeRequest(extra map[string]string) checkCase {
+	h := inTunnel(map[string]string{partialBodyHeader: "false", "content-type": "application/json"})
+	for k, v := range extra {
+		h[k] = v
+	}
+	return checkCase{phase: "request", ctx: gh, method: "PUT", host: "api.github.com", sni: "api.github.com", headers: h}
+}
+
+func runMerge(t *testing.T, s *Server, extra map[string]string) (*Server, func() (int, string, string)) {
+	t.Helper()
+	s.Swap(testSnapshot())
+	return s, func() (int, string, string) {
+		req := checkRequest(mergeRequest(extra))
+		req.Attributes.Request.Http.Path = "/repos/acme/api/pulls/1/merge"
+		req.Attributes.Request.Http.RawBody = []byte(`{}`)
+		resp, _ := s.Check(t.Context(), req)
+		if resp.GetOkResponse() != nil {
+			return 0, "", ""
+		}
+		d := resp.GetDeniedResponse()
+		md := resp.GetDynamicMetadata().GetFields()
+		return int(d.GetStatus().GetCode()), md["reason"].GetStringValue(), headerValue(d.GetHeaders(), "x-bridle-approval-id")
+	}
+}
+
+func TestRequireApproval(t *testing.T) {
+	storeDown := errors.New("redis down")
+	cases := []struct {
+		name      string
+		approvals *fakeApprovals
+		tokens    TokenChecker
+		headers   map[string]string
+		status    int
+		reason    string
+		approval  string
+	}{
+		{"a valid decision token lets the action through once", &fakeApprovals{}, fakeTokens{}, map[string]string{headerDecisionToken: "jwt"}, 0, "", ""},
+		{"a replayed decision token is refused", &fakeApprovals{}, fakeTokens{err: ErrTokenReplayed}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_replayed", ""},
+		{"a forged decision token is refused", &fakeApprovals{}, fakeTokens{err: errors.New("bad signature")}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_invalid", ""},
+		{"a token check without the nonce store is a 503", &fakeApprovals{}, fakeTokens{err: ErrStore}, map[string]string{headerDecisionToken: "jwt"}, 503, "store_unavailable", ""},
+		{"an approval given earlier is used once", &fakeApprovals{consumeOK: []bool{true}}, nil, nil, 0, "", ""},
+		{"a denied approval is refused", &fakeApprovals{lookup: "denied"}, nil, nil, 403, "approval_denied", ""},
+		{"an expired approval is a timeout", &fakeApprovals{lookup: "expired"}, nil, nil, 408, "approval_timeout", ""},
+		{"approved during the hold goes through", &fakeApprovals{consumeOK: []bool{false, true}, waitState: "approved"}, nil, nil, 0, "", ""},
+		{"denied during the hold is refused", &fakeApprovals{waitState: "denied"}, nil, nil, 403, "approval_denied", "apr_test"},
+		{"expired during the hold is a timeout", &fakeApprovals{waitState: "expired"}, nil, nil, 408, "approval_timeout", "apr_test"},
+		{"undecided at the end of the hold is pending", &fakeApprovals{}, nil, nil, 429, "approval_pending", "apr_test"},
+		{"a store that fails denies with 503", &fakeApprovals{err: storeDown}, nil, nil, 503, "store_unavailable", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+				Approvals: tc.approvals, Tokens: tc.tokens, Hold: 50 * time.Millisecond})
+			_, check := runMerge(t, s, tc.headers)
+			status, reason, approval := check()
+			if status != tc.status || reason != tc.reason || approval != tc.approval {
+				t.Errorf("got %d %q %q, want %d %q %q", status, reason, approval, tc.status, tc.reason, tc.approval)
+			}
+		})
+	}
+}
+
+// Holds are bounded per replica: past the bound a request is answered
+// 429 too_many_holds at once instead of piling up.
+func TestTooManyHolds(t *testing.T) {
+	fa := &fakeApprovals{waited: make(chan struct{}, 1)}
+	s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+		Approvals: fa, Hold: 2 * time.Second, MaxHolds: 1})
+	_, check := runMerge(t, s, nil)
+	done := make(chan struct{})
+	go func() { check(); close(done) }()
+	<-fa.waited // the first request is held
+	if status, reason, _ := check(); status != 429 || reason != "too_many_holds" {
+		t.Errorf("second request: %d %q", status, reason)
+	}
+	<-done
+}
+
+// The 429 approval_pending answer tells the agent when to retry.
+func TestPendingCarriesRetryAfter(t *testing.T) {
+	s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+		Approvals: &fakeApprovals{}, Hold: 10 * time.Millisecond})
+	s.Swap(testSnapshot())
+	req := checkRequest(mergeRequest(nil))
+	req.Attributes.Request.Http.Path = "/repos/acme/api/pulls/1/merge"
+	req.Attributes.Request.Http.RawBody = []byte(`{}`)
+	resp, _ := s.Check(t.Context(), req)
+	if got := headerValue(resp.GetDeniedResponse().GetHeaders(), "retry-after"); got == "" || got == "0" {
+		t.Errorf("Retry-After %q", got)
+	}
+}

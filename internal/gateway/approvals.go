@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bridle-gw/bridle/extauthz"
+	"github.com/bridle-gw/bridle/internal/api"
+	"github.com/bridle-gw/bridle/internal/tokens"
+	"github.com/bridle-gw/bridle/redis"
+)
+
+// loadKeyring returns the decision-token signing keys: from
+// $BRIDLE_SIGNING_KEY (PEM; every replica must share it), else from the
+// state dir, created on first boot (0600).
+func (g *gateway) loadKeyring() (*tokens.Keyring, error) {
+	if pemText, ok := g.opts.Env(tokens.EnvSigningKey); ok && pemText != "" {
+		k, err := tokens.FromPEM([]byte(pemText))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tokens.EnvSigningKey, err)
+		}
+		return k, nil
+	}
+	k, err := tokens.LoadOrCreate(string(g.dir))
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return k, nil
+}
+
+// approvalsAdapter gives the decision service the Redis approvals behind
+// its own interface.
+type approvalsAdapter struct{ a *redis.Approvals }
+
+var _ extauthz.ApprovalStore = approvalsAdapter{}
+
+func (x approvalsAdapter) Consume(ctx context.Context, agent, hash string) (string, bool, error) {
+	ap, ok, err := x.a.Consume(ctx, agent, hash)
+	return ap.Decider, ok, err
+}
+
+func (x approvalsAdapter) Lookup(ctx context.Context, agent, hash string) (string, bool, error) {
+	ap, ok, err := x.a.Lookup(ctx, agent, hash)
+	return ap.State, ok, err
+}
+
+func (x approvalsAdapter) Create(ctx context.Context, r extauthz.ApprovalRequest) (string, error) {
+	ap, _, err := x.a.Create(ctx, redis.Approval{Agent: r.Agent, Connector: r.Connector, Action: r.Action, SpecHash: r.SpecHash, Rule: r.Rule})
+	return ap.ID, err
+}
+
+func (x approvalsAdapter) Wait(ctx context.Context, id string) (string, error) {
+	ap, err := x.a.Wait(ctx, id)
+	return ap.State, err
+}
+
+// tokenChecker verifies decision tokens and marks their nonces used.
+type tokenChecker struct {
+	keys   *tokens.Keyring
+	nonces *redis.Nonces
+}
+
+var _ extauthz.TokenChecker = tokenChecker{}
+
+func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error {
+	now := time.Now()
+	claims, err := c.keys.Verify(token, now)
+	if err != nil {
+		return err
+	}
+	if err := claims.Matches(agent, hash); err != nil {
+		return err
+	}
+	fresh, err := c.nonces.Use(ctx, claims.Nonce, claims.NonceTTL(now))
+	if err != nil {
+		return fmt.Errorf("%w: %v", extauthz.ErrStore, err)
+	}
+	if !fresh {
+		return extauthz.ErrTokenReplayed
+	}
+	return nil
+}
+
+// apiApprovals gives the API the approvals behind its own interface.
+type apiApprovals struct{ a *redis.Approvals }
+
+var _ api.Approvals = apiApprovals{}
+
+func (x apiApprovals) List(ctx context.Context, state string) ([]api.Approval, error) {
+	list, err := x.a.List(ctx, state)
+	out := make([]api.Approval, len(list))
+	for i, a := range list {
+		out[i] = toAPIApproval(a)
+	}
+	return out, err
+}
+
+func (x apiApprovals) Decide(ctx context.Context, id string, approve bool, decider, note string) (api.Approval, error) {
+	a, err := x.a.Decide(ctx, id, approve, decider, note)
+	switch {
+	case errors.Is(err, redis.ErrApprovalNotFound):
+		return api.Approval{}, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+	case errors.Is(err, redis.ErrApprovalDecided):
+		return api.Approval{}, fmt.Errorf("%w: %v", api.ErrConflict, err)
+	}
+	return toAPIApproval(a), err
+}
+
+func toAPIApproval(a redis.Approval) api.Approval {
+	return api.Approval{ID: a.ID, Agent: a.Agent, Connector: a.Connector, Action: a.Action, State: a.State, Rule: a.Rule,
+		CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, DecidedAt: a.DecidedAt, Decider: a.Decider, Note: a.Note}
+}

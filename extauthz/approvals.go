@@ -41,6 +41,10 @@ type TokenChecker interface {
 	// its nonce used. It errors with ErrTokenReplayed for a second use and
 	// another error for anything else wrong.
 	Use(ctx context.Context, token, agent, specHash string) error
+	// Identify verifies a decision token's signature and expiry (not its
+	// nonce) and returns its agent: Bridle's own API presents one as the
+	// proxy credential when it executes an action for that agent.
+	Identify(token string) (agent string, err error)
 }
 
 // ErrTokenReplayed marks a decision token whose nonce was already used.

@@ -59,6 +59,7 @@ func (f *fakeApprovals) Wait(ctx context.Context, _ string) (string, error) {
 type fakeTokens struct{ err error }
 
 func (f fakeTokens) Use(context.Context, string, string, string) error { return f.err }
+func (f fakeTokens) Identify(string) (string, error)                   { return "", errors.New("not a credential") }
 
 func mergeRequest(extra map[string]string) checkCase {
 	h := inTunnel(map[string]string{partialBodyHeader: "false", "content-type": "application/json"})

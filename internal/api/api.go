@@ -26,6 +26,7 @@ type Deps struct {
 	Metrics    http.Handler // serves /metrics; nil: none
 	Reloader   Reloader     // nil: no POST /api/v1/reload
 	Approvals  Approvals    // nil: no /api/v1/approvals
+	Actions    Actions      // nil: no /api/v1/actions
 }
 
 // Reloader reloads the config; the error lists every problem (each
@@ -79,6 +80,12 @@ func New(d Deps, tokens *Tokens) *Server {
 		s.mux.Handle("GET /api/v1/approvals", s.anyone(Viewer, ah.list))
 		s.mux.Handle("POST /api/v1/approvals/{id}/approve", s.operator(Member, ah.decide(true)))
 		s.mux.Handle("POST /api/v1/approvals/{id}/deny", s.operator(Member, ah.decide(false)))
+	}
+	if d.Actions != nil {
+		xh := actionsHandler{d.Actions}
+		s.mux.Handle("POST /api/v1/actions", s.anyone(Viewer, xh.submit))
+		s.mux.Handle("GET /api/v1/actions/{id}", s.anyone(Viewer, xh.get))
+		s.mux.Handle("POST /api/v1/actions/{id}/execute", s.anyone(Viewer, xh.execute))
 	}
 	if d.Traffic != nil {
 		s.mux.Handle("GET /api/v1/traffic", s.anyone(Viewer, trafficHandler{d.Traffic}.list))

@@ -64,6 +64,14 @@ type tokenChecker struct {
 
 var _ extauthz.TokenChecker = tokenChecker{}
 
+func (c tokenChecker) Identify(token string) (string, error) {
+	claims, err := c.keys.Verify(token, time.Now())
+	if err != nil {
+		return "", err
+	}
+	return claims.Agent, nil
+}
+
 func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error {
 	now := time.Now()
 	claims, err := c.keys.Verify(token, now)

@@ -155,6 +155,7 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 	})
 	deps.KillSwitch = apiKillSwitch{g.state.kill}
 	deps.Approvals = apiApprovals{g.state.approvals}
+	deps.Actions = newActionService(g, keys)
 	deps.Traffic = g.audit.store
 	return nil
 }

@@ -107,11 +107,11 @@ func Up(ctx context.Context, opts Options) (err error) {
 	if err := g.prepareState(); err != nil {
 		return err
 	}
-	servers, err := g.startServers(ctx)
-	if err != nil {
+	if g.proxy, err = pickPort(plan.Config.Listen.Proxy); err != nil {
 		return err
 	}
-	if g.proxy, err = pickPort(plan.Config.Listen.Proxy); err != nil {
+	servers, err := g.startServers(ctx)
+	if err != nil {
 		return err
 	}
 	admin, err := pickPort(plan.Config.Listen.EnvoyAdmin)
@@ -322,4 +322,11 @@ func pickPort(addr string) (netip.AddrPort, error) {
 
 func addrPort(l net.Listener) netip.AddrPort {
 	return l.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// currentPlan is the running config.
+func (g *gateway) currentPlan() *Plan {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.plan
 }

@@ -174,3 +174,27 @@ func tokenHash(token string) (string, string) {
 	sum := sha256.Sum256([]byte(token))
 	return token, hex.EncodeToString(sum[:])
 }
+
+func TestAgentRotateAndRevoke(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bridle.yaml")
+	if _, _, err := runCLI(t, nil, "agent", "add", "bot", "--config", p); err != nil {
+		t.Fatal(err)
+	}
+	sd := statedir.Dir(filepath.Join(dir, ".bridle"))
+	old, _ := sd.DevToken("bot")
+	out, _, err := runCLI(t, nil, "agent", "rotate", "bot", "--config", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := sd.DevToken("bot")
+	if fresh == old || !strings.Contains(out, fresh) || !strings.Contains(out, "token_sha256s") {
+		t.Errorf("rotate:\n%s", out)
+	}
+	if _, _, err := runCLI(t, nil, "agent", "revoke", "bot", "--config", p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sd.DevToken("bot"); err == nil {
+		t.Error("revoke kept the dev token")
+	}
+}

@@ -124,6 +124,15 @@ func (d Dir) DevToken(agent string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// RemoveDevToken forgets a dev agent's token; a missing one is not an
+// error.
+func (d Dir) RemoveDevToken(agent string) error {
+	if err := os.Remove(d.tokenPath(agent)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing token of agent %q: %w", agent, err)
+	}
+	return nil
+}
+
 // DevAgents lists agents with a stored dev token, sorted.
 func (d Dir) DevAgents() ([]string, error) {
 	entries, err := os.ReadDir(d.Path("agents"))

@@ -105,6 +105,8 @@ type Decision struct {
 	ApprovalID string
 	// Approver is who let a require_approval action through.
 	Approver string
+	// bridleHeaders are the x-bridle-* headers the request carries.
+	bridleHeaders []string
 }
 
 // Header is one injected header. String redacts the value.

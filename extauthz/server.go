@@ -298,6 +298,11 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 		}
 	}
 	d.Strip = c.StripHeaders()
+	for h := range in.headers {
+		if strings.HasPrefix(h, "x-bridle-") {
+			d.bridleHeaders = append(d.bridleHeaders, h)
+		}
+	}
 	d.Allow = true
 }
 

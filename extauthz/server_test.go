@@ -211,6 +211,11 @@ func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
 	if slices.Contains(ok.GetHeadersToRemove(), "authorization") {
 		t.Error("the credential header is both set and removed: Envoy would drop the credential")
 	}
+	for _, h := range []string{"x-bridle-agent-id", "x-bridle-connect-authority"} {
+		if !slices.Contains(ok.GetHeadersToRemove(), h) {
+			t.Errorf("%s not in headers_to_remove (a mesh Envoy relies on it)", h)
+		}
+	}
 
 	// A connector without credential forwards with no header set, and
 	// still removes whatever the agent sent.

@@ -65,22 +65,23 @@ func (byID) ID(n *corev3.Node) string { return n.GetId() }
 // Server serves snapshots over ADS. It does not listen: Register it on a
 // grpc.Server the caller owns. Update is safe for concurrent use.
 type Server struct {
-	cache   cachev3.SnapshotCache
-	xds     serverv3.Server
-	log     *slog.Logger
-	streams atomic.Int64
+	cache cachev3.SnapshotCache
+	xds   serverv3.Server
+	log   *slog.Logger
+	open  atomic.Int64
 
 	mu      sync.Mutex // serialises snapshot changes so versions increase in order
 	version uint64
 	build   Builder
-	nodes   map[string]NodeInfo // every node seen, for rebuilding on Update
+	nodes   map[string]NodeInfo // connected nodes, for rebuilding on Update
+	streams map[int64]string    // open stream → node id
 }
 
 // NewServer returns a control plane with no snapshot yet: Envoys that
 // connect before the first Update wait (and deny nothing, since they have
 // no listener to accept agents on).
 func NewServer(ctx context.Context, log *slog.Logger) *Server {
-	s := &Server{log: log, nodes: map[string]NodeInfo{}}
+	s := &Server{log: log, nodes: map[string]NodeInfo{}, streams: map[int64]string{}}
 	// ads=false although Envoy talks ADS: in "ADS mode" the cache answers
 	// a by-name request only when it names every resource of that type in
 	// the snapshot, but Envoy asks for the upstream trust secrets (from
@@ -89,14 +90,20 @@ func NewServer(ctx context.Context, log *slog.Logger) *Server {
 	s.cache = cachev3.NewSnapshotCache(false, byID{}, logAdapter{log})
 	s.xds = serverv3.NewServer(ctx, s.cache, serverv3.CallbackFuncs{
 		StreamOpenFunc: func(context.Context, int64, string) error {
-			s.streams.Add(1)
+			s.open.Add(1)
 			return nil
 		},
-		StreamClosedFunc: func(int64, *corev3.Node) { s.streams.Add(-1) },
+		StreamClosedFunc: func(id int64, _ *corev3.Node) {
+			s.open.Add(-1)
+			s.forgetStream(id)
+		},
 		StreamRequestFunc: func(id int64, r *discoverygrpc.DiscoveryRequest) error {
 			if n := r.GetNode(); n != nil {
 				// The first request of a stream carries the node: make sure
 				// it has a snapshot before its watch is created.
+				s.mu.Lock()
+				s.streams[id] = n.GetId()
+				s.mu.Unlock()
 				if err := s.ensureNode(nodeInfo(n)); err != nil {
 					log.Error("no config for envoy", "node", n.GetId(), "error", err)
 				}
@@ -125,7 +132,26 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // Streams is the number of open xDS streams (connected Envoys × types).
-func (s *Server) Streams() int64 { return s.streams.Load() }
+func (s *Server) Streams() int64 { return s.open.Load() }
+
+// forgetStream drops a node once its last stream closes, so Envoys that
+// come and go (pods) do not pile up snapshots rebuilt on every Update.
+func (s *Server) forgetStream(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	node, ok := s.streams[id]
+	if !ok {
+		return
+	}
+	delete(s.streams, id)
+	for _, other := range s.streams {
+		if other == node {
+			return
+		}
+	}
+	delete(s.nodes, node)
+	s.cache.ClearSnapshot(node)
+}
 
 // Update installs a new builder and rebuilds every known node's snapshot.
 // If any node's snapshot cannot be built or is inconsistent, nothing

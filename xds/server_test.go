@@ -77,3 +77,28 @@ func TestNodesGetTheirOwnProxyAddress(t *testing.T) {
 		t.Errorf("node proxies %v", seen)
 	}
 }
+
+// A node whose last stream closed is forgotten: no snapshot rebuilt for it.
+func TestNodesAreForgottenWhenTheirStreamsClose(t *testing.T) {
+	s := NewServer(t.Context(), slog.New(slog.DiscardHandler))
+	builds := 0
+	s.Update(t.Context(), func(NodeInfo) (*envoy.Resources, error) {
+		builds++
+		return envoy.Build(envoy.Spec{Proxy: netip.MustParseAddrPort("127.0.0.1:1"), CheckTimeout: time.Second, StreamIdleTimeout: time.Minute})
+	})
+	s.mu.Lock()
+	s.streams[1], s.streams[2] = "pod-a", "pod-a"
+	s.mu.Unlock()
+	s.ensureNode(NodeInfo{ID: "pod-a"})
+	s.forgetStream(1)
+	if _, ok := s.nodes["pod-a"]; !ok {
+		t.Fatal("forgotten while a stream is still open")
+	}
+	s.forgetStream(2)
+	if _, ok := s.nodes["pod-a"]; ok {
+		t.Fatal("still known after its last stream closed")
+	}
+	if _, err := s.cache.GetSnapshot("pod-a"); err == nil {
+		t.Error("its snapshot was kept")
+	}
+}

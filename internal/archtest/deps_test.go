@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/api":             {"internal/audit"},
 	"internal/metrics":         {},
 	"internal/tokens":          {},
+	"internal/notify":          {},
 	"internal/audit":           {},
 	"internal/echo":            {},
 	"e2e":                      {"*"},

@@ -27,6 +27,9 @@ type Deps struct {
 	Reloader   Reloader     // nil: no POST /api/v1/reload
 	Approvals  Approvals    // nil: no /api/v1/approvals
 	Actions    Actions      // nil: no /api/v1/actions
+	// SlackInteractive receives Slack's button callbacks. It is not behind
+	// bearer auth: Slack's request signature is its authentication.
+	SlackInteractive http.Handler
 }
 
 // Reloader reloads the config; the error lists every problem (each
@@ -86,6 +89,9 @@ func New(d Deps, tokens *Tokens) *Server {
 		s.mux.Handle("POST /api/v1/actions", s.anyone(Viewer, xh.submit))
 		s.mux.Handle("GET /api/v1/actions/{id}", s.anyone(Viewer, xh.get))
 		s.mux.Handle("POST /api/v1/actions/{id}/execute", s.anyone(Viewer, xh.execute))
+	}
+	if d.SlackInteractive != nil {
+		s.mux.Handle("POST /slack/interactive", d.SlackInteractive)
 	}
 	if d.Traffic != nil {
 		s.mux.Handle("GET /api/v1/traffic", s.anyone(Viewer, trafficHandler{d.Traffic}.list))

@@ -51,9 +51,22 @@ type wire struct {
 }
 
 type wireApprovals struct {
-	Hold     time.Duration `yaml:"hold"`
-	Timeout  time.Duration `yaml:"timeout"`
-	MaxHolds int           `yaml:"max_holds"`
+	Hold             time.Duration `yaml:"hold"`
+	Timeout          time.Duration `yaml:"timeout"`
+	MaxHolds         int           `yaml:"max_holds"`
+	Slack            *wireSlack    `yaml:"slack"`
+	WebhookURL       string        `yaml:"webhook_url"`
+	WebhookSecret    string        `yaml:"webhook_secret"`
+	WebhookDecisions bool          `yaml:"webhook_decisions"`
+}
+
+type wireSlack struct {
+	BotToken      string   `yaml:"bot_token"`
+	Channel       string   `yaml:"channel"`
+	WebhookURL    string   `yaml:"webhook_url"`
+	SigningSecret string   `yaml:"signing_secret"`
+	Approvers     []string `yaml:"approvers"`
+	APIURL        string   `yaml:"api_url"`
 }
 
 type wireOperator struct {
@@ -202,7 +215,22 @@ type Approvals struct {
 	// Timeout is how long an approval may stay undecided (then 408).
 	Timeout  time.Duration
 	MaxHolds int
+	// Notifications. Values may hold ${secret:NAME}, resolved by the
+	// gateway's loader; they are secrets (a Slack webhook URL is one).
+	Slack            *Slack
+	WebhookURL       string
+	WebhookSecret    string
+	WebhookDecisions bool
 }
+
+// Slack posts approval requests with Approve/Deny buttons.
+type Slack struct {
+	BotToken, Channel, WebhookURL, SigningSecret, APIURL string
+	Approvers                                            []string
+}
+
+// String never shows tokens or secrets.
+func (s Slack) String() string { return "slack channel " + s.Channel }
 
 // Operator is a person or tool using the API with a role: viewer, member,
 // admin or owner. Only the token's SHA-256 is kept.

@@ -373,7 +373,12 @@ const (
 )
 
 func (v *validator) approvals(w wireApprovals) {
-	a := Approvals{Hold: w.Hold, Timeout: w.Timeout, MaxHolds: w.MaxHolds}
+	a := Approvals{Hold: w.Hold, Timeout: w.Timeout, MaxHolds: w.MaxHolds,
+		WebhookURL: w.WebhookURL, WebhookSecret: w.WebhookSecret, WebhookDecisions: w.WebhookDecisions}
+	if w.Slack != nil {
+		a.Slack = &Slack{BotToken: w.Slack.BotToken, Channel: w.Slack.Channel, WebhookURL: w.Slack.WebhookURL,
+			SigningSecret: w.Slack.SigningSecret, Approvers: w.Slack.Approvers, APIURL: w.Slack.APIURL}
+	}
 	if a.Hold == 0 {
 		a.Hold = DefaultHold
 	}

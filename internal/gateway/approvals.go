@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/api"
+	"github.com/bridle-gw/bridle/internal/config"
+	"github.com/bridle-gw/bridle/internal/notify"
 	"github.com/bridle-gw/bridle/internal/tokens"
 	"github.com/bridle-gw/bridle/redis"
 )
@@ -31,8 +34,11 @@ func (g *gateway) loadKeyring() (*tokens.Keyring, error) {
 }
 
 // approvalsAdapter gives the decision service the Redis approvals behind
-// its own interface.
-type approvalsAdapter struct{ a *redis.Approvals }
+// its own interface, and announces new and expired approvals.
+type approvalsAdapter struct {
+	a      *redis.Approvals
+	notify *notify.Service // nil-safe
+}
 
 var _ extauthz.ApprovalStore = approvalsAdapter{}
 
@@ -47,13 +53,55 @@ func (x approvalsAdapter) Lookup(ctx context.Context, agent, hash string) (strin
 }
 
 func (x approvalsAdapter) Create(ctx context.Context, r extauthz.ApprovalRequest) (string, error) {
-	ap, _, err := x.a.Create(ctx, redis.Approval{Agent: r.Agent, Connector: r.Connector, Action: r.Action, SpecHash: r.SpecHash, Rule: r.Rule})
+	ap, created, err := x.a.Create(ctx, redis.Approval{Agent: r.Agent, Connector: r.Connector, Action: r.Action, SpecHash: r.SpecHash, Rule: r.Rule})
+	if err == nil && created {
+		x.notify.ApprovalCreated(toNotify(ap)) // once per approval, not per retry
+	}
 	return ap.ID, err
 }
 
 func (x approvalsAdapter) Wait(ctx context.Context, id string) (string, error) {
 	ap, err := x.a.Wait(ctx, id)
+	if ap.State == redis.ApprovalExpired {
+		x.notify.ApprovalDecided(toNotify(ap)) // the buttons go away
+	}
 	return ap.State, err
+}
+
+func toNotify(a redis.Approval) notify.Approval {
+	return notify.Approval{ID: a.ID, Agent: a.Agent, Connector: a.Connector, Action: a.Action, State: a.State,
+		Decider: a.Decider, CreatedAt: a.CreatedAt, DecidedAt: a.DecidedAt, ExpiresAt: a.ExpiresAt}
+}
+
+// decider decides approvals from the API, the CLI and Slack, and tells
+// Slack and webhooks.
+type decider struct {
+	a      *redis.Approvals
+	notify *notify.Service
+}
+
+func (d decider) decide(ctx context.Context, id string, approve bool, who, note string) (redis.Approval, error) {
+	ap, err := d.a.Decide(ctx, id, approve, who, note)
+	if err == nil {
+		d.notify.ApprovalDecided(toNotify(ap))
+	}
+	return ap, err
+}
+
+// Decide implements notify.Decider (Slack buttons).
+func (d decider) Decide(ctx context.Context, id string, approve bool, who, note string) error {
+	_, err := d.decide(ctx, id, approve, who, note)
+	return err
+}
+
+// notifyConfig maps the config's notification settings.
+func notifyConfig(a config.Approvals, log *slog.Logger) notify.Config {
+	c := notify.Config{WebhookURL: a.WebhookURL, WebhookSecret: a.WebhookSecret, WebhookDecisions: a.WebhookDecisions, Logger: log}
+	if a.Slack != nil {
+		c.Slack = notify.SlackConfig{BotToken: a.Slack.BotToken, Channel: a.Slack.Channel, WebhookURL: a.Slack.WebhookURL,
+			SigningSecret: a.Slack.SigningSecret, Approvers: a.Slack.Approvers, APIURL: a.Slack.APIURL}
+	}
+	return c
 }
 
 // tokenChecker verifies decision tokens and marks their nonces used.
@@ -92,7 +140,10 @@ func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error 
 }
 
 // apiApprovals gives the API the approvals behind its own interface.
-type apiApprovals struct{ a *redis.Approvals }
+type apiApprovals struct {
+	a *redis.Approvals
+	d decider
+}
 
 var _ api.Approvals = apiApprovals{}
 
@@ -106,7 +157,7 @@ func (x apiApprovals) List(ctx context.Context, state string) ([]api.Approval, e
 }
 
 func (x apiApprovals) Decide(ctx context.Context, id string, approve bool, decider, note string) (api.Approval, error) {
-	a, err := x.a.Decide(ctx, id, approve, decider, note)
+	a, err := x.d.decide(ctx, id, approve, decider, note)
 	switch {
 	case errors.Is(err, redis.ErrApprovalNotFound):
 		return api.Approval{}, fmt.Errorf("%w: %v", api.ErrNotFound, err)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/bridle-gw/bridle/internal/config"
 	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/internal/notify"
 	"github.com/bridle-gw/bridle/internal/vault"
 	"github.com/bridle-gw/bridle/policies"
 	"github.com/bridle-gw/bridle/xds"
@@ -45,6 +47,13 @@ func Load(path string, env func(string) (string, bool)) (*Plan, error) {
 	add(serrs...)
 	specs, perrs := connectorSpecs(cfg, secrets)
 	add(perrs...)
+	if errs := resolveNotifySecrets(cfg, secrets); len(errs) > 0 {
+		add(errs...)
+	} else if svc, err := notify.New(notifyConfig(cfg.Approvals, nil)); err != nil {
+		add(cfg.Errorf("approvals", "%v", err))
+	} else {
+		_ = svc.Close(context.Background()) // only checking the settings
+	}
 	reg, rerr := connectors.New(specs)
 	for _, e := range unjoin(rerr) {
 		add(placed(cfg, e))
@@ -160,6 +169,31 @@ func connectorSpecs(cfg *config.Config, secrets map[string]string) ([]connectors
 		specs[i] = s
 	}
 	return specs, errs
+}
+
+// resolveNotifySecrets resolves ${secret:NAME} in the approval
+// notification settings (tokens, signing secrets, webhook URLs).
+func resolveNotifySecrets(cfg *config.Config, secrets map[string]string) []error {
+	var errs []error
+	resolve := func(path string, v *string) {
+		*v = secretRefRE.ReplaceAllStringFunc(*v, func(ref string) string {
+			name := secretRefRE.FindStringSubmatch(ref)[1]
+			val, ok := secrets[name]
+			if !ok {
+				errs = append(errs, cfg.Errorf(path, "unknown secret %q: define it under secrets:", name))
+			}
+			return val
+		})
+	}
+	a := &cfg.Approvals
+	resolve("approvals.webhook_url", &a.WebhookURL)
+	resolve("approvals.webhook_secret", &a.WebhookSecret)
+	if a.Slack != nil {
+		resolve("approvals.slack.bot_token", &a.Slack.BotToken)
+		resolve("approvals.slack.webhook_url", &a.Slack.WebhookURL)
+		resolve("approvals.slack.signing_secret", &a.Slack.SigningSecret)
+	}
+	return errs
 }
 
 // checkUpstreams refuses fixed upstream addresses in private ranges unless

@@ -17,6 +17,7 @@ import (
 	"github.com/bridle-gw/bridle/internal/api"
 	"github.com/bridle-gw/bridle/internal/audit"
 	"github.com/bridle-gw/bridle/internal/metrics"
+	"github.com/bridle-gw/bridle/internal/notify"
 	"github.com/bridle-gw/bridle/xds"
 )
 
@@ -141,10 +142,25 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 		return err
 	}
 	ac := g.plan.Config.Approvals
+	notifier, err := notify.New(notifyConfig(ac, g.opts.Log))
+	if err != nil {
+		return err
+	}
+	g.onClose(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = notifier.Close(ctx)
+	})
+	dec := decider{a: g.state.approvals, notify: notifier}
+	if ac.Slack != nil && ac.Slack.SigningSecret != "" {
+		if deps.SlackInteractive, err = notifier.SlackHandler(dec); err != nil {
+			return err
+		}
+	}
 	g.authz = extauthz.New(extauthz.Deps{
 		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
 		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
-		Approvals: approvalsAdapter{g.state.approvals}, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
+		Approvals: approvalsAdapter{a: g.state.approvals, notify: notifier}, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
 		Hold: ac.Hold, MaxHolds: ac.MaxHolds,
 	})
 	g.metrics.GaugeFunc("bridle_approvals_pending", "Approvals waiting for a human.", func() float64 {
@@ -154,7 +170,7 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 		return float64(n)
 	})
 	deps.KillSwitch = apiKillSwitch{g.state.kill}
-	deps.Approvals = apiApprovals{g.state.approvals}
+	deps.Approvals = apiApprovals{a: g.state.approvals, d: dec}
 	deps.Actions = newActionService(g, keys)
 	deps.Traffic = g.audit.store
 	return nil

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,14 +74,10 @@ return 1`)
 // without persistence, or the embedded Redis when Bridle restarts) loses
 // them. Production Redis should persist (appendonly yes).
 type KillSwitch struct {
-	store  *Store
-	log    *slog.Logger
-	state  atomic.Pointer[switchState]
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu sync.Mutex      // guards ps
-	ps *goredis.PubSub // the current subscription, closed by Close to end a wait
+	store *Store
+	log   *slog.Logger
+	state atomic.Pointer[switchState]
+	sub   *subscription
 }
 
 // switchState is one immutable snapshot of the switches that are on.
@@ -102,23 +97,33 @@ func NewKillSwitch(s *Store, log *slog.Logger) *KillSwitch {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	k := &KillSwitch{store: s, log: log, cancel: cancel, done: make(chan struct{})}
+	k := &KillSwitch{store: s, log: log}
 	k.state.Store(staleState)
-	go k.run(ctx)
+	// Subscribed (first time or again): changes from now on are announced,
+	// so one full reload makes the cache exact. A message: reload rather
+	// than patch, so order never matters.
+	reload := func(ctx context.Context) error {
+		wasLive := k.Live()
+		if err := k.reload(ctx); err != nil {
+			return err
+		}
+		if !wasLive {
+			log.Info("kill switch cache live")
+		}
+		return nil
+	}
+	k.sub = (&subscription{
+		client: s.client, channel: killChannel, log: log,
+		name: "kill switch", downNote: "reading redis per request",
+		up:      reload,
+		message: func(ctx context.Context, _ string) error { return reload(ctx) },
+		down:    func() { k.state.Store(staleState) },
+	}).start()
 	return k
 }
 
 // Close stops following changes; Active then reads Redis per call.
-func (k *KillSwitch) Close() {
-	k.mu.Lock()
-	k.cancel()
-	if k.ps != nil {
-		_ = k.ps.Close() // unblocks a pending receive
-	}
-	k.mu.Unlock()
-	<-k.done
-}
+func (k *KillSwitch) Close() { k.sub.close() }
 
 // Live reports whether Active answers from the pub/sub-fed cache.
 func (k *KillSwitch) Live() bool { return k.state.Load().live }
@@ -227,71 +232,6 @@ func validScope(scope string) error {
 		return nil
 	}
 	return fmt.Errorf("%w %q: want all, agent:NAME or connector:NAME", ErrInvalidScope, scope)
-}
-
-// run keeps a subscription up, resubscribing with backoff, until ctx ends.
-func (k *KillSwitch) run(ctx context.Context) {
-	defer close(k.done)
-	backoff := minBackoff
-	for {
-		wasLive, err := k.follow(ctx)
-		k.state.Store(staleState)
-		if ctx.Err() != nil {
-			return
-		}
-		if wasLive {
-			backoff = minBackoff
-		}
-		k.log.Warn("kill switch subscription down; reading redis per request", "error", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-// follow subscribes and keeps the snapshot in step until the subscription,
-// a ping or a reload fails. It reports whether the cache was ever live.
-func (k *KillSwitch) follow(ctx context.Context) (wasLive bool, err error) {
-	k.mu.Lock()
-	if ctx.Err() != nil {
-		k.mu.Unlock()
-		return false, ctx.Err()
-	}
-	ps := k.store.client.Subscribe(ctx, killChannel)
-	k.ps = ps
-	k.mu.Unlock()
-	defer ps.Close()
-	pinged := false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, pingEvery)
-		if err != nil {
-			if pinged || !isTimeout(err) || ctx.Err() != nil {
-				return wasLive, fmt.Errorf("kill switch subscription: %w", err)
-			}
-			if err := ps.Ping(ctx); err != nil {
-				return wasLive, fmt.Errorf("kill switch subscription ping: %w", err)
-			}
-			pinged = true
-			continue
-		}
-		pinged = false
-		switch msg.(type) {
-		case *goredis.Subscription, *goredis.Message:
-			// Subscribed (first time or again): changes from now on will be
-			// announced, so one full reload makes the cache exact. A message:
-			// reload rather than patch, so order never matters.
-			if err := k.reload(ctx); err != nil {
-				return wasLive, err
-			}
-			if !wasLive {
-				k.log.Info("kill switch cache live")
-			}
-			wasLive = true
-		}
-	}
 }
 
 // reload replaces the snapshot with the full set from Redis.

@@ -22,8 +22,7 @@ import (
 // subscription, which is then retried. The callbacks run on the
 // subscription's goroutine, one at a time.
 //
-// Approvals use it; KillSwitch's follower has the same shape and can move
-// onto it (up and message = reload, down = mark the cache stale).
+// The kill switch cache and the approvals' waiters use it.
 type subscription struct {
 	client   goredis.UniversalClient
 	channel  string

@@ -73,12 +73,13 @@ func authzService(timeout time.Duration) *corev3.GrpcService {
 // buffered on CONNECT routes (the stream never ends) and only where a
 // connector reads them.
 //
-// short, when set, replaces the filter's (hold-length) timeout: routes that
-// never wait for a human fail closed fast when the decision service hangs.
-func authzPerRoute(ext map[string]string, body bool, short time.Duration) map[string]*anypb.Any {
+// hold, when set, replaces the filter's short timeout on routes whose
+// requests may wait for a human: only those wait long when the decision
+// service hangs; everything else fails closed fast.
+func authzPerRoute(ext map[string]string, body bool, hold time.Duration) map[string]*anypb.Any {
 	cs := &extauthzv3.CheckSettings{ContextExtensions: ext, DisableRequestBodyBuffering: !body}
-	if short > 0 {
-		cs.ServiceOverride = &extauthzv3.CheckSettings_GrpcService{GrpcService: authzService(short)}
+	if hold > 0 {
+		cs.ServiceOverride = &extauthzv3.CheckSettings_GrpcService{GrpcService: authzService(hold)}
 	}
 	if body {
 		// allow_partial_message: a larger body is not refused with 413

@@ -30,8 +30,10 @@ func testSpec(hosts ...[2]string) Spec {
 		s.Destinations = append(s.Destinations, Destination{
 			Connector: connector, Host: host, Port: HTTPSPort, Trust: TrustSecret(connector),
 			Endpoints: []netip.AddrPort{netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)}), 443)},
-			// GitHub reads GraphQL bodies: its routes buffer them.
+			// GitHub reads GraphQL bodies: its routes buffer them; and it
+			// may wait for an approval.
 			BufferBody: connector == "github",
+			Holds:      connector == "github",
 		})
 		s.Trust[TrustSecret(connector)] = []byte("<roots for " + connector + ">")
 		s.Leaves[host] = LeafPEM{CertChain: []byte("<leaf for " + host + ">"), Key: []byte("<key for " + host + ">")}

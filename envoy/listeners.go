@@ -51,7 +51,7 @@ func hcm(prefix, routes string, codec hcmv3.HttpConnectionManager_CodecType, idl
 // and absolute-form requests for plain HTTP.
 func proxyListener(s Spec) (*listenerv3.Listener, error) {
 	m := hcm(ProxyListener, ProxyRoutes, hcmv3.HttpConnectionManager_HTTP1, s.StreamIdleTimeout, []*hcmv3.HttpFilter{
-		extAuthzFilter("proxy", s.HoldTimeout, false),
+		extAuthzFilter("proxy", s.CheckTimeout, false),
 		setFilterStateFilter(),
 		stripFilter(),
 		routerFilter(),
@@ -87,7 +87,7 @@ func mitmListener(s Spec) (*listenerv3.Listener, error) {
 	for _, d := range s.Destinations {
 		m := hcm("mitm", MITMRoutes(d.Host), hcmv3.HttpConnectionManager_AUTO, s.StreamIdleTimeout, []*hcmv3.HttpFilter{
 			identityFilter(),
-			extAuthzFilter("mitm", s.HoldTimeout, true),
+			extAuthzFilter("mitm", s.CheckTimeout, true),
 			stripFilter(),
 			routerFilter(),
 		})

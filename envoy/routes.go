@@ -24,7 +24,6 @@ const (
 // carries a decision id.
 func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 	rc := &routev3.RouteConfiguration{Name: ProxyRoutes}
-	short := s.CheckTimeout
 	for _, d := range s.Destinations {
 		ctx := map[string]string{CtxConnector: d.Connector, CtxHost: d.Host}
 		rc.VirtualHosts = append(rc.VirtualHosts,
@@ -32,8 +31,8 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 				Name:    "connect:" + d.Host,
 				Domains: []string{d.Host + ":" + strconv.Itoa(HTTPSPort)},
 				Routes: []*routev3.Route{
-					connectRoute(with(ctx, PhaseConnect), short),
-					refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain), short),
+					connectRoute(with(ctx, PhaseConnect)),
+					refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain)),
 				},
 			},
 			&routev3.VirtualHost{
@@ -42,8 +41,8 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 				Name:    "plain:" + d.Host,
 				Domains: []string{d.Host, d.Host + ":80"},
 				Routes: []*routev3.Route{
-					refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect), short),
-					forwardRoute(d, with(ctx, PhasePlain)),
+					refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect)),
+					forwardRoute(d, with(ctx, PhasePlain), s.HoldTimeout),
 				},
 			})
 	}
@@ -51,8 +50,8 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 		Name:    "no_connector",
 		Domains: []string{"*"},
 		Routes: []*routev3.Route{
-			refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect), short),
-			refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain), short),
+			refuseRoute(connectMatch(), 403, noConnectorBody, phaseOnly(PhaseConnect)),
+			refuseRoute(prefixMatch(), 403, noConnectorBody, phaseOnly(PhasePlain)),
 		},
 	})
 	return rc
@@ -61,7 +60,7 @@ func proxyRoutes(s Spec) *routev3.RouteConfiguration {
 // mitmRoutes is the route table of one host's TLS chain: that host goes to
 // its own egress cluster; any other :authority (h2 coalescing, a forged
 // Host) is misdirected.
-func mitmRoutes(d Destination, short time.Duration) *routev3.RouteConfiguration {
+func mitmRoutes(d Destination, hold time.Duration) *routev3.RouteConfiguration {
 	ctx := map[string]string{CtxConnector: d.Connector, CtxHost: d.Host}
 	return &routev3.RouteConfiguration{
 		Name: MITMRoutes(d.Host),
@@ -69,12 +68,12 @@ func mitmRoutes(d Destination, short time.Duration) *routev3.RouteConfiguration 
 			{
 				Name:    d.Host,
 				Domains: []string{d.Host, d.Host + ":" + strconv.Itoa(HTTPSPort)},
-				Routes:  []*routev3.Route{forwardRoute(d, with(ctx, PhaseRequest))},
+				Routes:  []*routev3.Route{forwardRoute(d, with(ctx, PhaseRequest), hold)},
 			},
 			{
 				Name:    "misdirected",
 				Domains: []string{"*"},
-				Routes:  []*routev3.Route{refuseRoute(prefixMatch(), 421, misdirectedBody, with(ctx, PhaseRequest), short)},
+				Routes:  []*routev3.Route{refuseRoute(prefixMatch(), 421, misdirectedBody, with(ctx, PhaseRequest))},
 			},
 		},
 	}
@@ -102,7 +101,7 @@ func connectMatch() *routev3.RouteMatch {
 
 // connectRoute terminates the CONNECT and sends its bytes to the internal
 // TLS listener.
-func connectRoute(ctx map[string]string, short time.Duration) *routev3.Route {
+func connectRoute(ctx map[string]string) *routev3.Route {
 	return &routev3.Route{
 		Match: connectMatch(),
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
@@ -113,31 +112,34 @@ func connectRoute(ctx map[string]string, short time.Duration) *routev3.Route {
 				ConnectConfig: &routev3.RouteAction_UpgradeConfig_ConnectConfig{},
 			}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, false, short),
+		TypedPerFilterConfig: authzPerRoute(ctx, false, 0),
 	}
 }
 
 // forwardRoute sends an allowed request to the host's egress cluster. The
 // route timeout is off: model APIs stream for minutes; idle streams are
 // bounded by the connection manager's stream idle timeout instead.
-func forwardRoute(d Destination, ctx map[string]string) *routev3.Route {
+func forwardRoute(d Destination, ctx map[string]string, hold time.Duration) *routev3.Route {
+	if !d.Holds {
+		hold = 0
+	}
 	return &routev3.Route{
 		Match: prefixMatch(),
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
 			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: EgressCluster(d.Host)},
 			Timeout:          dur(0),
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, d.BufferBody, 0),
+		TypedPerFilterConfig: authzPerRoute(ctx, d.BufferBody, hold),
 	}
 }
 
-func refuseRoute(m *routev3.RouteMatch, status uint32, body string, ctx map[string]string, short time.Duration) *routev3.Route {
+func refuseRoute(m *routev3.RouteMatch, status uint32, body string, ctx map[string]string) *routev3.Route {
 	return &routev3.Route{
 		Match: m,
 		Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{
 			Status: status,
 			Body:   &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: body}},
 		}},
-		TypedPerFilterConfig: authzPerRoute(ctx, false, short),
+		TypedPerFilterConfig: authzPerRoute(ctx, false, 0),
 	}
 }

@@ -19,11 +19,10 @@ type Spec struct {
 	Trust map[string][]byte
 	// Leaves maps host → minted certificate (PEM chain and key).
 	Leaves map[string]LeafPEM
-	// CheckTimeout bounds the ext_authz calls that never wait for a human
-	// (CONNECT, refusals); past it Envoy answers 503.
+	// CheckTimeout bounds ext_authz calls; past it Envoy answers 503.
 	CheckTimeout time.Duration
-	// HoldTimeout bounds the Checks of requests to upstreams, which may be
-	// held for an approval; zero means CheckTimeout.
+	// HoldTimeout bounds the Checks of requests to hosts whose
+	// Destination.Holds is set (they may wait for an approval).
 	HoldTimeout time.Duration
 	// StreamIdleTimeout closes idle tunnels and streams.
 	StreamIdleTimeout time.Duration
@@ -42,6 +41,9 @@ type Destination struct {
 	// BufferBody sends request bodies (up to MaxBody, then partially) to
 	// the decision service, for connectors whose actions read the body.
 	BufferBody bool
+	// Holds says a request to this host may wait for a human approval:
+	// its Checks get HoldTimeout instead of CheckTimeout.
+	Holds bool
 }
 
 // MaxBody is the most of a request body the decision service sees.
@@ -95,7 +97,7 @@ func Build(s Spec) (*Resources, error) {
 		if _, ok := s.Trust[d.Trust]; !ok {
 			return nil, fmt.Errorf("envoy spec: no trust bundle %q for host %s", d.Trust, d.Host)
 		}
-		r.Routes = append(r.Routes, mitmRoutes(d, s.CheckTimeout))
+		r.Routes = append(r.Routes, mitmRoutes(d, s.HoldTimeout))
 		c, err := egressCluster(d)
 		if err != nil {
 			return nil, err

@@ -204,3 +204,27 @@ func TestRankTableMatchesEffectOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestMayRequireApproval(t *testing.T) {
+	s, err := LoadBytes("a.yaml", []byte(`version: 1
+policies:
+  - name: p
+    rules:
+      - {name: merges, effect: require_approval, actions: [github.pr.merge]}
+      - {name: reads, effect: allow, actions: ["stripe.**"]}
+      - {name: any crm, effect: require_approval, actions: ["c*.customer.delete"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.MayRequireApproval("github") {
+		t.Error("github: a require_approval rule names github.pr.merge")
+	}
+	if !s.MayRequireApproval("openai") {
+		t.Error("a wildcard first segment must count (errs towards true)")
+	}
+	allowOnly, _ := LoadBytes("b.yaml", []byte("version: 1\npolicies: [{name: p, rules: [{name: r, effect: allow, actions: [\"**\"]}]}]\n"))
+	if allowOnly.MayRequireApproval("github") || (*Set)(nil).MayRequireApproval("github") {
+		t.Error("no require_approval rule, yet approval reported possible")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -235,3 +236,26 @@ func (s *Set) Files() []string { return append([]string(nil), s.files...) }
 
 // Rules returns every rule of the Set in file order.
 func (s *Set) Rules() []RuleRef { return append([]RuleRef(nil), s.refs...) }
+
+// MayRequireApproval reports whether some require_approval rule could match
+// an action of the given prefix (a connector's action prefix, e.g.
+// "github"). Bridle uses it to give only such connectors' requests the
+// long, hold-length decision timeout: everything else fails closed fast
+// when the decision service hangs. It errs towards true.
+func (s *Set) MayRequireApproval(prefix string) bool {
+	if s == nil {
+		return false
+	}
+	for _, r := range s.rules {
+		if r.effect != RequireApproval {
+			continue
+		}
+		for _, a := range r.actions {
+			first, _, _ := strings.Cut(a, ".")
+			if first == prefix || strings.Contains(first, "*") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -2,11 +2,13 @@ package xds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // blocked are the ranges no connector may reach unless it sets
@@ -25,11 +27,16 @@ var blocked = []struct {
 	{netip.MustParsePrefix("172.16.0.0/12"), "private (RFC 1918)"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol assignments"},
 	{netip.MustParsePrefix("192.168.0.0/16"), "private (RFC 1918)"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "documentation (TEST-NET-1)"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "documentation (TEST-NET-2)"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "documentation (TEST-NET-3)"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("::/128"), "unspecified"},
 	{netip.MustParsePrefix("::1/128"), "loopback"},
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible (embeds IPv4)"},
+	{netip.MustParsePrefix("2001:db8::/32"), "documentation"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64 (embeds IPv4)"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "NAT64 (embeds IPv4)"},
 	{netip.MustParsePrefix("2002::/16"), "6to4 (embeds IPv4)"},
@@ -40,8 +47,10 @@ var blocked = []struct {
 }
 
 // VetAddr returns an error if a is an address a connector may not reach
-// without unsafe_allow_private_upstream. IPv4-mapped IPv6 addresses are
-// judged as the IPv4 address they carry.
+// without unsafe_allow_private_upstream: a reserved range, or one of this
+// host's own addresses (the gateway must not be pointed at itself, on
+// whatever interface). IPv4-mapped IPv6 addresses are judged as the IPv4
+// address they carry.
 func VetAddr(a netip.Addr) error {
 	a = a.Unmap()
 	if !a.IsValid() {
@@ -52,8 +61,29 @@ func VetAddr(a netip.Addr) error {
 			return fmt.Errorf("%s is a %s address", a, b.why)
 		}
 	}
+	if localAddrs()[a] {
+		return fmt.Errorf("%s is an address of this host", a)
+	}
 	return nil
 }
+
+// localAddrs are the addresses of this host's interfaces, read once.
+var localAddrs = sync.OnceValue(func() map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return out
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out[p.Addr().Unmap()] = true
+		}
+	}
+	return out
+})
+
+// ErrRefused marks an answer whose addresses were refused by VetAddr.
+var ErrRefused = errors.New("refusing upstream")
 
 // Target is one connector host to resolve.
 type Target struct {
@@ -103,7 +133,7 @@ func Resolve(ctx context.Context, lookup Lookup, t Target) ([]netip.AddrPort, er
 	for _, a := range addrs {
 		if !t.AllowPrivate {
 			if err := VetAddr(a); err != nil {
-				refused = fmt.Errorf("refusing upstream for %s: %w (set unsafe_allow_private_upstream: true on the connector to allow it)", t.Host, err)
+				refused = fmt.Errorf("%w for %s: %w (set unsafe_allow_private_upstream: true on the connector to allow it)", ErrRefused, t.Host, err)
 				continue
 			}
 		}

@@ -40,11 +40,24 @@ func TestVetAddr(t *testing.T) {
 		{"64:ff9b::a00:1", false}, // NAT64 of 10.0.0.1
 		{"2002:a00:1::", false},   // 6to4 of 10.0.0.1
 		{"ff02::1", false},
+		{"192.0.2.2", false}, // documentation ranges
+		{"203.0.113.9", false},
+		{"2001:db8::1", false},
+		{"::a00:1", false}, // IPv4-compatible 10.0.0.1
 	}
 	for _, tc := range cases {
 		err := VetAddr(netip.MustParseAddr(tc.addr))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v, want ok=%v", tc.addr, err, tc.ok)
+		}
+	}
+}
+
+// The host's own interface addresses are refused, whatever their range.
+func TestVetAddrRefusesOwnAddresses(t *testing.T) {
+	for a := range localAddrs() {
+		if err := VetAddr(a); err == nil {
+			t.Errorf("%s is this host's own address, yet accepted", a)
 		}
 	}
 }

@@ -101,6 +101,8 @@ func (p *Plan) EnvoySpec(proxy netip.AddrPort, leaves map[string]envoy.LeafPEM, 
 				// Buffer bodies (up to 1 MiB) only for connectors whose
 				// route tables read them.
 				BufferBody: len(c.BodyRoutes()) > 0,
+				// Only hosts a require_approval rule can reach wait long.
+				Holds: p.Policy.MayRequireApproval(c.Prefix()),
 			})
 		}
 	}

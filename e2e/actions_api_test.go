@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -147,4 +148,26 @@ func TestActionAPIRefusals(t *testing.T) {
 	if status != 403 {
 		t.Errorf("host without connector: %d %v", status, res)
 	}
+}
+
+// approvedMergeToken gets a real decision token for merging pr of
+// acme/api, the way an agent does: it submits the action to the API, an
+// operator approves it with the CLI, and the API hands out the token (whose
+// nonce Bridle registered when it issued it). The policy must require
+// approval for github.pr.merge.
+func (g *gateway) approvedMergeToken(t *testing.T, pr int) string {
+	t.Helper()
+	merge := map[string]any{"method": "PUT", "url": fmt.Sprintf("https://api.github.com/repos/acme/api/pulls/%d/merge", pr),
+		"headers": map[string]string{"Content-Type": "application/json"}, "body": `{"merge_method":"squash"}`}
+	status, res := g.apiCall(t, "POST", "/api/v1/actions", merge, nil)
+	if status != 201 || res["decision"] != "require_approval" || res["approval_id"] == nil {
+		t.Fatalf("submit: %d %v", status, res)
+	}
+	g.bridleCLI(t, "approvals", "approve", res["approval_id"].(string))
+	_, got := g.apiCall(t, "GET", "/api/v1/actions/"+res["id"].(string), nil, nil)
+	tok, _ := got["token"].(string)
+	if tok == "" {
+		t.Fatalf("after approval: %v", got)
+	}
+	return tok
 }

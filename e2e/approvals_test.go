@@ -156,7 +156,8 @@ func TestAgentDisconnectDuringHold(t *testing.T) {
 }
 
 // A one-time decision token for exactly this action lets it through the
-// proxy once; a replay or a token for another action is refused.
+// proxy once; a replay, a token for another action or a validly signed
+// token Bridle never issued (its nonce unregistered) is refused.
 func TestDecisionTokenThroughTheProxy(t *testing.T) {
 	g, up := approvalGateway(t, "500ms", "1m")
 	keys, err := tokens.LoadOrCreate(filepath.Join(g.dir, ".bridle"))
@@ -165,23 +166,20 @@ func TestDecisionTokenThroughTheProxy(t *testing.T) {
 	}
 	reg, _ := connectors.New([]connectors.Spec{{Name: "github", Type: "github", Hosts: []string{"api.github.com"}}})
 	c, _ := reg.Lookup("api.github.com")
-	hashOf := func(path, body string) string {
+	forge := func(path string) string {
 		a, err := c.Parse(connectors.Request{Agent: g.agent, Method: "PUT", Host: "api.github.com", Path: path,
-			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body), BodyBuffered: true})
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"merge_method":"squash"}`), BodyBuffered: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h, _ := a.SpecHash()
-		return h
-	}
-	issue := func(hash string) string {
-		tok, err := keys.Issue(tokens.Claims{ActionRequestID: "act_e2e", ActionSpecHash: hash, Agent: g.agent}, time.Now())
+		tok, _, err := keys.Issue(tokens.Claims{ActionRequestID: "act_e2e", ActionSpecHash: h, Agent: g.agent}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
-	good := issue(hashOf("/repos/acme/api/pulls/7/merge", `{"merge_method":"squash"}`))
+	good := g.approvedMergeToken(t, 7)
 	client := g.client(g.agentProxy())
 	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": good}); r.status != 200 {
 		t.Fatalf("valid token: %+v", r)
@@ -189,9 +187,12 @@ func TestDecisionTokenThroughTheProxy(t *testing.T) {
 	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": good}); r.status != 403 || r.reason != "token_replayed" {
 		t.Errorf("replayed token: %+v", r)
 	}
-	other := issue(hashOf("/repos/acme/api/pulls/8/merge", `{"merge_method":"squash"}`))
+	other := g.approvedMergeToken(t, 8)
 	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": other}); r.status != 403 || r.reason != "token_invalid" {
 		t.Errorf("token for another action: %+v", r)
+	}
+	if r := g.merge(t, client, map[string]string{"X-Bridle-Decision-Token": forge("/repos/acme/api/pulls/7/merge")}); r.status != 403 || r.reason != "token_invalid" {
+		t.Errorf("signed with Bridle's key but never issued: %+v", r)
 	}
 	seen := up.Seen()
 	if len(seen) != 1 {

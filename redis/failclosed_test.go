@@ -31,7 +31,11 @@ var operations = []operation{
 		return false, f.kill.Set(ctx, KillAgent("x"), true, "r", "w")
 	}},
 	{"Nonces.Use is not fresh", true, func(ctx context.Context, f *fixture) (bool, error) {
-		return f.nonces.Use(ctx, "n-"+time.Now().String(), time.Minute)
+		nonce := "n-" + time.Now().String()
+		if err := f.nonces.Register(ctx, nonce, time.Minute); err != nil {
+			return false, err
+		}
+		return f.nonces.Use(ctx, nonce)
 	}},
 	{"List fails", false, func(ctx context.Context, f *fixture) (bool, error) {
 		list, err := f.kill.List(ctx)

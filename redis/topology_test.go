@@ -112,8 +112,9 @@ func TestRedisClusterKeepsEachAgentInOneSlot(t *testing.T) {
 	})
 
 	t.Run("accepts a nonce once", func(t *testing.T) {
+		n := issued(t, s, "cluster-nonce")
 		for i, want := range []bool{true, false} {
-			fresh, err := NewNonces(s).Use(t.Context(), "cluster-nonce", time.Minute)
+			fresh, err := n.Use(t.Context(), "cluster-nonce")
 			if err != nil || fresh != want {
 				t.Errorf("use %d: got %v, %v; want %v", i+1, fresh, err, want)
 			}

@@ -122,7 +122,7 @@ func (s *actionService) Submit(ctx context.Context, agent string, r api.ActionRe
 	switch dec.Effect {
 	case policies.Allow:
 		rec.Decision, res.State = "allow", "decided"
-		if res.Token, err = s.issue(rec); err != nil {
+		if res.Token, err = s.issue(ctx, rec); err != nil {
 			return api.ActionResult{}, err
 		}
 		rec.TokenIssued = true
@@ -168,7 +168,7 @@ func (s *actionService) Get(ctx context.Context, agent, id string) (api.ActionRe
 		} else if !ok {
 			return res, nil // a proxied retry used the approval first
 		}
-		if res.Token, err = s.issue(rec); err != nil {
+		if res.Token, err = s.issue(ctx, rec); err != nil {
 			return api.ActionResult{}, err
 		}
 		rec.TokenIssued = true
@@ -199,7 +199,10 @@ func (s *actionService) Execute(ctx context.Context, agent, id, token string, re
 	if err != nil {
 		return api.ExecuteResult{}, fmt.Errorf("%w: decision token: %v", api.ErrForbidden, err)
 	}
-	fresh, err := s.g.state.nonces.Use(ctx, claims.Nonce, claims.NonceTTL(now))
+	fresh, err := s.g.state.nonces.Use(ctx, claims.Nonce)
+	if errors.Is(err, redis.ErrUnknownNonce) {
+		return api.ExecuteResult{}, fmt.Errorf("%w: decision token: %v", api.ErrForbidden, err)
+	}
 	if err != nil {
 		return api.ExecuteResult{}, err
 	}
@@ -221,7 +224,7 @@ func (s *actionService) Execute(ctx context.Context, agent, id, token string, re
 // send makes the request through the proxy, authenticated as the agent by
 // a fresh decision token (accepted once, for this action only).
 func (s *actionService) send(ctx context.Context, rec actionRecord, r api.ActionRequest) (api.ExecuteResult, error) {
-	tok, err := s.issue(rec)
+	tok, err := s.issue(ctx, rec)
 	if err != nil {
 		return api.ExecuteResult{}, err
 	}
@@ -258,8 +261,18 @@ func (s *actionService) send(ctx context.Context, rec actionRecord, r api.Action
 	return out, nil
 }
 
-func (s *actionService) issue(rec actionRecord) (string, error) {
-	return s.keys.Issue(tokens.Claims{ActionRequestID: rec.ID, ActionSpecHash: rec.SpecHash, Agent: rec.Agent}, time.Now())
+// issue signs a decision token for rec and registers its nonce: only a
+// registered nonce is accepted, once (invariant 5, across Redis data loss).
+func (s *actionService) issue(ctx context.Context, rec actionRecord) (string, error) {
+	now := time.Now()
+	tok, c, err := s.keys.Issue(tokens.Claims{ActionRequestID: rec.ID, ActionSpecHash: rec.SpecHash, Agent: rec.Agent}, now)
+	if err != nil {
+		return "", err
+	}
+	if err := s.g.state.nonces.Register(ctx, c.Nonce, c.NonceTTL(now)); err != nil {
+		return "", fmt.Errorf("issuing decision token: %w", err)
+	}
+	return tok, nil
 }
 
 func (s *actionService) save(ctx context.Context, rec actionRecord) error {

@@ -129,7 +129,10 @@ func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error 
 	if err := claims.Matches(agent, hash); err != nil {
 		return err
 	}
-	fresh, err := c.nonces.Use(ctx, claims.Nonce, claims.NonceTTL(now))
+	fresh, err := c.nonces.Use(ctx, claims.Nonce)
+	if errors.Is(err, redis.ErrUnknownNonce) {
+		return err // token_invalid: never issued, or Redis lost its data since
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", extauthz.ErrStore, err)
 	}

@@ -10,9 +10,12 @@
 // and the shape of every claim. What it cannot check is the caller's:
 //
 //  1. Claims.Matches(agent, specHash) for the request being honoured, then
-//  2. marking the nonce used atomically across replicas, for at least
-//     Claims.NonceTTL(now) — redis.Nonces.Use does a SET NX — and honouring
-//     the token only when that call reports the nonce fresh.
+//  2. consuming the nonce atomically across replicas and honouring the token
+//     only when that call reports it fresh. The issuer registers each nonce
+//     for Claims.NonceTTL(iat) (redis.Nonces.Register), and only a
+//     registered, unconsumed nonce is fresh (redis.Nonces.Use), so a store
+//     that lost its data refuses its outstanding tokens instead of
+//     accepting used ones again.
 //
 // One-time use is keyed on the nonce, never on the token string: ECDSA
 // signatures are malleable ((r, s) and (r, n−s) both verify), so one token
@@ -86,11 +89,10 @@ var (
 
 type reasonError struct{ msg string }
 
-func reason(msg string) error            { return &reasonError{msg} }
-func (e *reasonError) Error() string     { return e.msg }
-func (e *reasonError) Unwrap() error     { return ErrInvalid }
-func malformed(detail string) error      { return fmt.Errorf("%w: %s", ErrMalformed, detail) }
-func refuse(err error, why string) error { return fmt.Errorf("%w: %s", err, why) }
+func reason(msg string) error        { return &reasonError{msg} }
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return ErrInvalid }
+func malformed(detail string) error  { return fmt.Errorf("%w: %s", ErrMalformed, detail) }
 
 // Claims are what a decision token asserts.
 type Claims struct {
@@ -154,12 +156,13 @@ var parser = jwt.NewParser(
 )
 
 // Issue signs a token for c.ActionRequestID, c.ActionSpecHash and c.Agent
-// with the active key. It sets the nonce (fresh random), iat (now, whole
+// with the active key, and returns it with its full claims (the caller
+// registers the nonce). It sets the nonce (fresh random), iat (now, whole
 // seconds) and exp (iat + TTL) itself; c must leave them zero, so no caller
 // can reuse a nonce or stretch a lifetime. Safe for concurrent use.
-func (k *Keyring) Issue(c Claims, now time.Time) (string, error) {
+func (k *Keyring) Issue(c Claims, now time.Time) (string, Claims, error) {
 	if c.Nonce != "" || !c.IssuedAt.IsZero() || !c.ExpiresAt.IsZero() {
-		return "", errors.New("issuing decision token: nonce, iat and exp are set by Issue")
+		return "", Claims{}, errors.New("issuing decision token: nonce, iat and exp are set by Issue")
 	}
 	var n [nonceBytes]byte
 	_, _ = rand.Read(n[:]) // never fails (crypto/rand since Go 1.24)
@@ -167,11 +170,11 @@ func (k *Keyring) Issue(c Claims, now time.Time) (string, error) {
 	c.Nonce = base64.RawURLEncoding.EncodeToString(n[:])
 	c.IssuedAt, c.ExpiresAt = iat, iat.Add(TTL)
 	if err := checkFields(c); err != nil {
-		return "", fmt.Errorf("issuing decision token: %w", err)
+		return "", Claims{}, fmt.Errorf("issuing decision token: %w", err)
 	}
 	priv, kid := k.signer()
 	if priv == nil {
-		return "", errors.New("issuing decision token: keyring has no key (use Generate, FromPEM or LoadOrCreate)")
+		return "", Claims{}, errors.New("issuing decision token: keyring has no key (use Generate, FromPEM or LoadOrCreate)")
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, &wireClaims{
 		ActionRequestID: c.ActionRequestID,
@@ -184,9 +187,9 @@ func (k *Keyring) Issue(c Claims, now time.Time) (string, error) {
 	t.Header["kid"] = kid
 	s, err := t.SignedString(priv)
 	if err != nil {
-		return "", fmt.Errorf("issuing decision token: signing: %w", err)
+		return "", Claims{}, fmt.Errorf("issuing decision token: signing: %w", err)
 	}
-	return s, nil
+	return s, c, nil
 }
 
 // Verify checks token's algorithm (ES256 only), its signature with the key

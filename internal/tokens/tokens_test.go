@@ -34,9 +34,17 @@ func newRing(t testing.TB) *Keyring {
 
 func issue(t testing.TB, k *Keyring, c Claims, now time.Time) string {
 	t.Helper()
-	tok, err := k.Issue(c, now)
+	tok, issued, err := k.Issue(c, now)
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
+	}
+	// The claims Issue returns (whose nonce the caller registers) are
+	// exactly those the token carries.
+	got, err := k.Verify(tok, now)
+	same := got.IssuedAt.Equal(issued.IssuedAt) && got.ExpiresAt.Equal(issued.ExpiresAt)
+	got.IssuedAt, got.ExpiresAt = issued.IssuedAt, issued.ExpiresAt
+	if err != nil || !same || got != issued {
+		t.Fatalf("Issue returned %+v, the token verifies as %+v, %v", issued, got, err)
 	}
 	return tok
 }
@@ -249,7 +257,7 @@ func TestIssueRefusesWhatVerifyWouldRefuse(t *testing.T) {
 		{"refuses a hash that is not hex SHA-256", Claims{ActionRequestID: "a", ActionSpecHash: "sha256:abc", Agent: "x"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if tok, err := k.Issue(c.claims, t0); err == nil {
+			if tok, _, err := k.Issue(c.claims, t0); err == nil {
 				t.Errorf("issued %d-byte token; want an error", len(tok))
 			}
 		})
@@ -339,7 +347,7 @@ func tokenKID(t *testing.T, tok string) string {
 func BenchmarkIssue(b *testing.B) {
 	k := newRing(b)
 	for b.Loop() {
-		if _, err := k.Issue(request1, t0); err != nil {
+		if _, _, err := k.Issue(request1, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -367,7 +375,7 @@ func BenchmarkVerifyRefusesForgery(b *testing.B) {
 
 func TestTheZeroKeyringIssuesNothingAndVerifiesNothing(t *testing.T) {
 	var k Keyring
-	if _, err := k.Issue(request1, t0); err == nil {
+	if _, _, err := k.Issue(request1, t0); err == nil {
 		t.Error("the zero Keyring issued a token")
 	}
 	if _, err := k.Verify(issue(t, newRing(t), request1, t0), t0); !errors.Is(err, ErrUnknownKey) {

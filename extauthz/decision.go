@@ -30,6 +30,7 @@ const (
 	ReasonTooManyHolds     = "too_many_holds"
 	ReasonTokenInvalid     = "token_invalid"
 	ReasonTokenReplayed    = "token_replayed"
+	ReasonPrivateUpstream  = "private_upstream"
 )
 
 // statusFor maps reason codes to the HTTP status the agent sees.
@@ -50,6 +51,7 @@ var statusFor = map[string]int{
 	ReasonTooManyHolds:     429,
 	ReasonTokenInvalid:     403,
 	ReasonTokenReplayed:    403,
+	ReasonPrivateUpstream:  403,
 }
 
 // messages are the human sentences of deny bodies. They never include
@@ -71,6 +73,7 @@ var messages = map[string]string{
 	ReasonTooManyHolds:     "too many requests are waiting for approval; retry later",
 	ReasonTokenInvalid:     "the decision token is invalid, expired, or for another action or agent",
 	ReasonTokenReplayed:    "the decision token was already used",
+	ReasonPrivateUpstream:  "this host resolves only to private or internal addresses, which Bridle refuses to reach; the request was not sent",
 }
 
 // Decision is the outcome of one Check. Its zero value denies: Allow must be

@@ -123,9 +123,7 @@ func allowResponse(d *Decision) *authv3.CheckResponse {
 		// Bridle's own Envoy strips x-bridle-* after this filter anyway;
 		// an Envoy configured by someone else (a mesh gateway) relies on
 		// this list.
-		for _, h := range d.bridleHeaders {
-			ok.HeadersToRemove = append(ok.HeadersToRemove, h)
-		}
+		ok.HeadersToRemove = append(ok.HeadersToRemove, d.bridleHeaders...)
 	}
 	return &authv3.CheckResponse{
 		Status:          &rpcstatus.Status{Code: int32(code.Code_OK)},

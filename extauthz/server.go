@@ -33,6 +33,10 @@ type Snapshot struct {
 	// Connectors by name (the name comes from the route's context
 	// extensions, which only config can set).
 	Connectors map[string]*connectors.Connector
+	// Refused holds the connector hosts whose every resolved address was
+	// private or internal (DESIGN §3): Envoy has no endpoint for them, and
+	// the agent is told why instead of seeing an upstream failure.
+	Refused map[string]bool
 }
 
 // Server answers Checks. It does not listen: Register it on a grpc.Server.
@@ -334,11 +338,16 @@ func (s *Server) connector(snap *Snapshot, in request, d *Decision) *connectors.
 		d.Reason = ReasonNoConnector
 		return nil
 	}
-	if !slices.Contains(c.Hosts(), strings.ToLower(in.ctx[hostKey])) {
+	host := strings.ToLower(in.ctx[hostKey])
+	if !slices.Contains(c.Hosts(), host) {
 		d.Reason = ReasonNoConnector
 		return nil
 	}
 	d.Connector = c.Name()
+	if snap.Refused[host] {
+		d.Reason = ReasonPrivateUpstream
+		return nil
+	}
 	return c
 }
 

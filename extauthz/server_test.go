@@ -343,3 +343,31 @@ func TestEveryDecisionIsRecorded(t *testing.T) {
 		t.Error("the record carries the credential")
 	}
 }
+
+// A connector host whose every address was refused as private is denied
+// with private_upstream in every phase, after authentication, and the other
+// hosts are unaffected.
+func TestPrivateUpstreamIsDenied(t *testing.T) {
+	auth := map[string]string{"proxy-authorization": basic("demo:" + demoToken)}
+	pub := map[string]string{envoy.CtxConnector: "public", envoy.CtxHost: "api.public.example"}
+	cases := []checkCase{
+		{name: "connect is 403 private_upstream", phase: "connect", ctx: gh, method: "CONNECT", host: "api.github.com:443", headers: auth, status: 403, reason: "private_upstream"},
+		{name: "unauthenticated connect is 407 first", phase: "connect", ctx: gh, method: "CONNECT", host: "api.github.com:443", status: 407, reason: "unauthenticated"},
+		{name: "request in a tunnel is 403 private_upstream", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil), status: 403, reason: "private_upstream"},
+		{name: "plain http is 403 private_upstream", phase: "plain", ctx: gh, method: "GET", host: "api.github.com", headers: auth, status: 403, reason: "private_upstream"},
+		{name: "another connector's host is still decided normally", phase: "plain", ctx: pub, method: "GET", host: "api.public.example", headers: auth},
+	}
+	s := newTestServer(slog.New(slog.DiscardHandler), nil)
+	snap := testSnapshot()
+	snap.Refused = map[string]bool{"api.github.com": true}
+	s.Swap(snap)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := s.Check(t.Context(), checkRequest(tc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertDecision(t, resp, tc.status, tc.reason)
+		})
+	}
+}

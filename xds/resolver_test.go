@@ -40,9 +40,11 @@ func TestVetAddr(t *testing.T) {
 		{"64:ff9b::a00:1", false}, // NAT64 of 10.0.0.1
 		{"2002:a00:1::", false},   // 6to4 of 10.0.0.1
 		{"ff02::1", false},
-		{"192.0.2.2", false}, // documentation ranges
-		{"203.0.113.9", false},
-		{"2001:db8::1", false},
+		// Documentation ranges are unroutable, not internal: nothing behind
+		// them to reach, and tests use them as stand-ins for public hosts.
+		{"192.0.2.177", true},
+		{"203.0.113.9", true},
+		{"2001:db8::1", true},
 		{"::a00:1", false}, // IPv4-compatible 10.0.0.1
 	}
 	for _, tc := range cases {

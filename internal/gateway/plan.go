@@ -109,8 +109,9 @@ func (p *Plan) EnvoySpec(proxy netip.AddrPort, leaves map[string]envoy.LeafPEM, 
 	return s
 }
 
-// DecisionSnapshot is what the decision service needs from this plan.
-func (p *Plan) DecisionSnapshot() *extauthz.Snapshot {
+// DecisionSnapshot is what the decision service needs from this plan;
+// refused names the connector hosts that resolved only to private addresses.
+func (p *Plan) DecisionSnapshot(refused map[string]bool) *extauthz.Snapshot {
 	agents := map[string][][32]byte{}
 	for _, a := range p.Config.Agents {
 		agents[a.Name] = a.TokenSHA256s
@@ -121,6 +122,7 @@ func (p *Plan) DecisionSnapshot() *extauthz.Snapshot {
 		AgentLimits:     map[string]extauthz.Limit{},
 		ConnectorLimits: map[string]*extauthz.Limit{},
 		Connectors:      map[string]*connectors.Connector{},
+		Refused:         refused,
 	}
 	for _, a := range p.Config.Agents {
 		snap.AgentLimits[a.Name] = extauthz.Limit{Requests: a.RateLimit.Requests, Per: a.RateLimit.Per}

@@ -66,7 +66,7 @@ connectors:
 	if _, err := os.Stat(filepath.Join(filepath.Dir(p), ".bridle")); !os.IsNotExist(err) {
 		t.Errorf("validate created the state dir (%v)", err)
 	}
-	snap := plan.DecisionSnapshot()
+	snap := plan.DecisionSnapshot(nil)
 	if _, hasCred := snap.Connectors["gh"].CredentialFor("a"); !snap.Agents.Exists("a") || !hasCred || len(snap.Connectors["gh"].Hosts()) != 2 {
 		t.Errorf("decision snapshot %+v", snap)
 	}

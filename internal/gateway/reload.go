@@ -94,10 +94,10 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 	targets := plan.targets()
 	g.mu.Unlock()
 	if g.xds == nil { // the authz role serves decisions only
-		g.authz.Swap(plan.DecisionSnapshot())
+		g.authz.Swap(plan.DecisionSnapshot(nil))
 		return nil
 	}
-	resolved := resolveAll(ctx, g, targets) // slow (DNS): outside the lock
+	resolved, refused := resolveAll(ctx, g, targets) // slow (DNS): outside the lock
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -111,13 +111,13 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 	eps := map[string][]netip.AddrPort{}
 	for host := range targets {
 		addrs, ok := resolved[host]
-		if !ok {
+		if !ok && !refused[host] {
 			addrs = g.eps[host] // a failed lookup keeps the last good answer
 		}
 		eps[host] = addrs
 		changed = changed || !slices.Equal(g.eps[host], addrs)
 	}
-	changed = changed || len(eps) != len(g.eps)
+	changed = changed || len(eps) != len(g.eps) || !maps.Equal(refused, g.refused)
 	if !changed && !force {
 		return nil
 	}
@@ -136,17 +136,19 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 	if err := g.xds.Update(ctx, build); err != nil {
 		return err
 	}
-	g.eps = eps
+	g.eps, g.refused = eps, refused
 	if g.authz != nil {
-		g.authz.Swap(plan.DecisionSnapshot())
+		g.authz.Swap(plan.DecisionSnapshot(refused))
 	}
 	return nil
 }
 
-// resolveAll resolves every target; hosts whose lookup failed outright are
-// missing from the result.
-func resolveAll(ctx context.Context, g *gateway, targets map[string]xds.Target) map[string][]netip.AddrPort {
-	out := map[string][]netip.AddrPort{}
+// resolveAll resolves every target. Hosts whose lookup failed outright are
+// missing from the result; hosts whose every address was refused as private
+// are in refused (and get no endpoints: a refusal is an answer, not an
+// outage, so the last good addresses are not kept for them).
+func resolveAll(ctx context.Context, g *gateway, targets map[string]xds.Target) (resolved map[string][]netip.AddrPort, refused map[string]bool) {
+	resolved, refused = map[string][]netip.AddrPort{}, map[string]bool{}
 	for host, t := range targets {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		addrs, err := xds.Resolve(rctx, xds.DefaultLookup, t)
@@ -154,12 +156,15 @@ func resolveAll(ctx context.Context, g *gateway, targets map[string]xds.Target) 
 		if err != nil {
 			g.opts.Log.Warn("upstream addresses", "host", host, "error", err)
 			if len(addrs) == 0 {
+				if errors.Is(err, xds.ErrRefused) {
+					refused[host] = true
+				}
 				continue
 			}
 		}
-		out[host] = addrs
+		resolved[host] = addrs
 	}
-	return out
+	return resolved, refused
 }
 
 // watch reports changes to the config file and the policy files (their

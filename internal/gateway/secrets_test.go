@@ -40,7 +40,7 @@ connectors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := plan.DecisionSnapshot()
+	snap := plan.DecisionSnapshot(nil)
 	if c, _ := snap.Connectors["gh"].CredentialFor("someone"); c.Header() != "authorization" || c.Value() != "Bearer ghp_from_vault" {
 		t.Errorf("github credential %s", c.Header())
 	}

@@ -59,18 +59,33 @@ func TestEnvoyIsRestartedBySupervisor(t *testing.T) {
 		t.Fatal("no envoy child found") // never kill(0): that is our own process group
 	}
 	syscall.Kill(old, syscall.SIGKILL)
+	// The supervisor waits 1 s before the restart: meanwhile /readyz says
+	// the gateway cannot serve.
+	sawNotReady := false
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
+		if status, body := g.apiGet(t, "", "/readyz"); status == 503 && strings.Contains(body, "envoy is not running") {
+			sawNotReady = true
+		}
 		if pid := g.envoyPID(); pid != 0 && pid != old {
 			if resp, err := g.client(g.agentProxy()).Get("https://api.github.com/again"); err == nil && resp.StatusCode == 200 {
 				resp.Body.Close()
 				if !strings.Contains(g.out.String(), "envoy exited; restarting") {
 					t.Error("restart not logged")
 				}
+				if !sawNotReady {
+					t.Error("/readyz never reported the dead Envoy")
+				}
+				if status, _ := g.apiGet(t, "", "/readyz"); status != 200 {
+					t.Errorf("/readyz %d after the restart", status)
+				}
+				if _, metrics := g.apiGet(t, "", "/metrics"); !strings.Contains(metrics, "bridle_envoy_restarts_total 1\n") {
+					t.Errorf("bridle_envoy_restarts_total is not 1:\n%s", metrics)
+				}
 				return
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("envoy was not restarted, or traffic did not resume")
 }

@@ -47,6 +47,7 @@ type Writer struct {
 	written, dropped, failed atomic.Int64 // records
 	responses, responsesLost atomic.Int64 // access-log entries stored, and dropped or failed
 	lastDropLog              atomic.Int64 // unix ns of the last drop error line
+	lastLostLog              atomic.Int64 // unix ns of the last "batch lost" line
 }
 
 // item is a record or, when isResp is set, a response.
@@ -132,13 +133,20 @@ func (w *Writer) enqueue(it item) bool {
 }
 
 func (w *Writer) logDrop() {
-	now := time.Now().UnixNano()
-	last := w.lastDropLog.Load()
-	if now-last < int64(dropLogEvery) || !w.lastDropLog.CompareAndSwap(last, now) {
+	if !due(&w.lastDropLog) {
 		return
 	}
 	w.log.Error("audit queue full or closed: dropping records",
 		"dropped", w.dropped.Load(), "responses_dropped", w.responsesLost.Load(), "queue", cap(w.q))
+}
+
+// due reports whether a throttled log line may be written now (at most one
+// per dropLogEvery per kind), and claims the slot if so. A failing disk or
+// a full queue must not flood the log, which may share that disk.
+func due(last *atomic.Int64) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(dropLogEvery) && last.CompareAndSwap(prev, now)
 }
 
 // Dropped counts records dropped because the queue was full or the Writer
@@ -269,7 +277,10 @@ func (w *Writer) store1(b *batch) {
 	if err := w.store.Insert(ctx, valid, validResps); err != nil {
 		w.failed.Add(int64(len(valid)))
 		w.responsesLost.Add(int64(len(validResps)))
-		w.log.Error("audit batch lost", "records", len(valid), "responses", len(validResps), "err", err)
+		if due(&w.lastLostLog) {
+			w.log.Error("audit batch lost (logged at most every 5s; totals since start)", "records", len(valid), "responses", len(validResps),
+				"records_lost_total", w.failed.Load(), "responses_lost_total", w.responsesLost.Load(), "err", err)
+		}
 		return
 	}
 	w.written.Add(int64(len(valid)))

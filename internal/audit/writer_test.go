@@ -203,3 +203,22 @@ func lockStore(t *testing.T, s *Store) (unlock func()) {
 		other.Close()
 	}
 }
+
+// A store that refuses every batch (disk full, locked) must not flood the
+// log, which may share its disk: one line per interval, with totals.
+func TestWriterThrottlesTheBatchLostLog(t *testing.T) {
+	s := openStore(t, Options{})
+	log, buf := testLogger()
+	w := NewWriter(s, WriterOptions{Log: log, Batch: 1})
+	s.Close()
+	for i := range 50 {
+		w.Write(testRecord(i + 1))
+	}
+	closeWriter(t, w)
+	if st := w.Stats(); st.Failed != 50 {
+		t.Fatalf("failed %d, want 50", st.Failed)
+	}
+	if n := strings.Count(buf.String(), "audit batch lost"); n != 1 {
+		t.Errorf("%d \"audit batch lost\" lines for 50 lost batches within 5s; want 1:\n%s", n, buf)
+	}
+}

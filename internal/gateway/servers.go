@@ -137,6 +137,9 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 		st := g.audit.writer.Stats()
 		return float64(st.Dropped + st.Failed)
 	})
+	g.metrics.CounterFunc("bridle_audit_responses_lost_total", "Envoy access-log entries (response status, bytes, duration) lost before reaching the audit DB.", func() float64 {
+		return float64(g.audit.writer.Stats().ResponsesLost)
+	})
 	keys, err := g.loadKeyring()
 	if err != nil {
 		return err

@@ -74,6 +74,8 @@ type gateway struct {
 	plan   *Plan
 	leaves *leafSet
 	eps    map[string][]netip.AddrPort
+	// refused holds the hosts whose every address was private (DESIGN §3).
+	refused map[string]bool
 
 	closers []func() // run in reverse order on exit
 }
@@ -224,6 +226,7 @@ func (g *gateway) prepareState() error {
 // the servers it talks to.
 func (g *gateway) startEnvoy(ctx context.Context, bootstrap string) (string, error) {
 	g.sup = proc.New(proc.Options{Binary: g.opts.EnvoyBinary, Bootstrap: bootstrap, StateDir: string(g.dir), Log: g.opts.Log})
+	g.metrics.CounterFunc("bridle_envoy_restarts_total", "Times the supervised Envoy exited and was restarted.", func() float64 { return float64(g.sup.Restarts()) })
 	envoyCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -236,11 +239,15 @@ func (g *gateway) startEnvoy(ctx context.Context, bootstrap string) (string, err
 	return g.sup.WaitReady(readyCtx)
 }
 
-// Ready implements api.Readiness: starting up, shutting down, or a state
-// store that does not answer all mean not ready.
+// Ready implements api.Readiness: starting up, shutting down, a
+// supervised Envoy that is down (between an exit and its restart), or a
+// state store that does not answer all mean not ready.
 func (g *gateway) Ready() error {
 	if p := g.ready.Load(); p != nil {
 		return *p
+	}
+	if g.sup != nil && g.sup.PID() == 0 {
+		return errors.New("envoy is not running (the supervisor restarts it)")
 	}
 	if g.state == nil {
 		return nil // the xds role has no state store

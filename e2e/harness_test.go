@@ -144,7 +144,6 @@ type gateway struct {
 	token    string
 	tokenSum string
 	caPool   *x509.CertPool
-	env      []string
 	stopped  bool
 	killed   bool
 }
@@ -178,21 +177,27 @@ func startGateway(t testing.TB, o gatewayOpts) *gateway {
 	if o.serve {
 		verb = "serve"
 	}
-	g.cmd = exec.Command(bridleBin, verb, "--config", g.config, "--log-level", "debug")
-	g.cmd.Env = append(os.Environ(), "BRIDLE_ENVOY="+envoyBin)
-	g.cmd.Env = append(g.cmd.Env, o.env...)
+	g.launch(t, bridleCommand(verb, "--config", g.config, "--log-level", "debug"), o.env...)
+	return g
+}
+
+// launch starts cmd (a bridle up or serve of g's config) with env added,
+// waits until it is ready and trusts its CA.
+func (g *gateway) launch(t testing.TB, cmd *exec.Cmd, env ...string) {
+	t.Helper()
+	g.cmd = cmd
+	g.cmd.Env = append(append(os.Environ(), "BRIDLE_ENVOY="+envoyBin), env...)
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.stop)
 	g.waitReady()
-	bundle, err := os.ReadFile(filepath.Join(dir, ".bridle", "ca-bundle.pem"))
+	bundle, err := os.ReadFile(filepath.Join(g.dir, ".bridle", "ca-bundle.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.caPool = newPool(bundle)
-	return g
 }
 
 func newPool(pemBytes []byte) *x509.CertPool {
@@ -496,4 +501,13 @@ func (g *gateway) connectStatus(t *testing.T, target, auth string) (int, string,
 
 func basicAuth(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// bridleCommand runs a long-lived bridle. If the test binary dies (a panic,
+// go test's timeout), the kernel kills it, and it takes its Envoy along:
+// no orphans left listening for the next run.
+func bridleCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(bridleBin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }

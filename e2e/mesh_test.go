@@ -34,7 +34,7 @@ type bridleProc struct {
 func startBridle(t *testing.T, stateDir string, args ...string) *bridleProc {
 	t.Helper()
 	p := &bridleProc{out: &syncBuffer{}}
-	p.cmd = exec.Command(bridleBin, args...)
+	p.cmd = bridleCommand(args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	os.Remove(filepath.Join(stateDir, "endpoints.json"))
 	if err := p.cmd.Start(); err != nil {

@@ -88,7 +88,7 @@ func TestGeneratedRegoPassesOPATestRunner(t *testing.T) {
 				}
 				modules[file] = m
 			}
-			ch, err := tester.NewRunner().SetCompiler(ast.NewCompiler()).Run(t.Context(), modules)
+			ch, err := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetModules(modules).RunTests(t.Context(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

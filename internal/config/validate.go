@@ -318,7 +318,7 @@ func (v *validator) rateLimit(path string, w wireRateLimit) RateLimit {
 	if w.Per < time.Second || w.Per > 24*time.Hour || w.Per%time.Millisecond != 0 {
 		v.errorf(path+".per", "per %s: want a window from 1s to 24h", w.Per)
 	}
-	return RateLimit{Requests: w.Requests, Per: w.Per}
+	return RateLimit(w)
 }
 
 func (v *validator) redis(w wireRedis) {

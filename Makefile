@@ -15,7 +15,7 @@ FUZZTIME   ?= 10s
 export BRIDLE_ENVOY := $(ENVOY)
 export PYTHONPATH   := $(PYDEPS)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all build run test unit e2e fuzz vet tools envoy pydeps redis clean
+.PHONY: all build run test unit e2e fuzz vet staticcheck soak tools envoy pydeps redis clean
 
 all: build
 
@@ -38,10 +38,35 @@ unit:
 e2e: tools
 	CI=$${CI:-1} $(GO) test -count=1 -v -timeout 15m ./e2e/
 
-vet:
+vet: staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+# staticcheck, pinned: installed into .tools/bin when missing or another
+# version.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLS)/bin/staticcheck
+staticcheck:
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))' || { \
+	  echo "installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS)/bin"; \
+	  GOBIN=$(TOOLS)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); }
+	$(STATICCHECK) ./...
+
+# soak: SOAK_DURATION at SOAK_RATE requests/s through the MITM path (allow,
+# deny, rate-limited and unauthenticated requests), checking statuses and that
+# RSS and goroutines stay flat. Not part of `make test`; see docs/reliability.md.
+SOAK_DURATION ?= 10m
+SOAK_RATE     ?= 1000
+soak: build envoy redis
+	$(GO) run -tags soak ./bench/soak.go -bridle bin/bridle -envoy $(ENVOY) -duration $(SOAK_DURATION) -rate $(SOAK_RATE)
+
+## bench: the benchmark ladder (direct, Envoy, Envoy + no-op ext_authz, Envoy +
+## Bridle, deny, new TLS per request, Check-only) and the Go micro-benchmarks;
+## see bench/README.md. BENCH_* and GOBENCH_* variables tune it.
+.PHONY: bench
+bench:
+	./bench/run.sh
 
 # Each fuzz target runs for FUZZTIME on top of its seed corpus (which plain
 # `go test` already runs).

@@ -62,7 +62,7 @@ func TestBridleRunCurl(t *testing.T) {
 // The environment `bridle run` gives the agent.
 func TestBridleRunEnvironment(t *testing.T) {
 	g, _ := githubGateway(t)
-	out, code := g.bridleRun(t, "sh", "-c", `for v in HTTPS_PROXY https_proxy HTTP_PROXY http_proxy NO_PROXY SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO AWS_CA_BUNDLE PIP_CERT DENO_CERT; do eval "echo $v=\$$v"; done`)
+	out, code := g.bridleRun(t, "sh", "-c", `for v in HTTPS_PROXY https_proxy HTTP_PROXY http_proxy NO_PROXY SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE NODE_EXTRA_CA_CERTS GIT_SSL_CAINFO GIT_PROXY_SSL_CAINFO AWS_CA_BUNDLE PIP_CERT DENO_CERT; do eval "echo $v=\$$v"; done`)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -81,7 +81,7 @@ func TestBridleRunEnvironment(t *testing.T) {
 		t.Errorf("NO_PROXY = %q: an inherited entry must not bypass the gateway", env["NO_PROXY"])
 	}
 	bundle := filepath.Join(g.dir, ".bridle", "ca-bundle.pem")
-	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "PIP_CERT", "DENO_CERT"} {
+	for _, k := range []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO", "GIT_PROXY_SSL_CAINFO", "AWS_CA_BUNDLE", "PIP_CERT", "DENO_CERT"} {
 		if env[k] != bundle {
 			t.Errorf("%s = %q, want %s", k, env[k], bundle)
 		}

@@ -157,6 +157,7 @@ type gatewayOpts struct {
 	noPolicy   bool     // no policies: key at all
 	noAgent    bool     // write no agents (as if the agent was revoked)
 	listenTLS  string   // listen.tls
+	proxyTLS   bool     // listen.proxy_tls
 	extraYAML  string   // extra top-level config, e.g. "redis: {url: ...}"
 }
 
@@ -216,7 +217,7 @@ func (g *gateway) writeConfig(o gatewayOpts) {
 	if tlsMode == "" {
 		tlsMode = "auto"
 	}
-	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0, tls: %s}\n", tlsMode)
+	fmt.Fprintf(&b, "version: 1\nlisten: {proxy: 127.0.0.1:0, api: 127.0.0.1:0, xds: 127.0.0.1:0, authz: 127.0.0.1:0, envoy_admin: 127.0.0.1:0, tls: %s, proxy_tls: %t}\n", tlsMode, o.proxyTLS)
 	if o.noAgent {
 		fmt.Fprintf(&b, "agents: []\n")
 	} else {
@@ -350,7 +351,7 @@ func alive(pid int) bool {
 
 // proxyURL is the agent's proxy URL with the given credentials.
 func (g *gateway) proxyURL(user *url.Userinfo) *url.URL {
-	return &url.URL{Scheme: "http", Host: g.eps.Proxy, User: user}
+	return &url.URL{Scheme: g.eps.ProxyScheme(), Host: g.eps.Proxy, User: user}
 }
 
 func (g *gateway) agentProxy() *url.URL { return g.proxyURL(url.UserPassword(g.agent, g.token)) }

@@ -106,9 +106,12 @@ func endpoints(d Destination) *endpointv3.ClusterLoadAssignment {
 
 // leafSecret carries a MITM certificate and key. Secrets travel only over
 // xDS (never into files Envoy reads).
-func leafSecret(host string, leaf LeafPEM) *tlsv3.Secret {
+func leafSecret(host string, leaf LeafPEM) *tlsv3.Secret { return certSecret(LeafSecret(host), leaf) }
+
+// certSecret is a server certificate and key under name.
+func certSecret(name string, leaf LeafPEM) *tlsv3.Secret {
 	return &tlsv3.Secret{
-		Name: LeafSecret(host),
+		Name: name,
 		Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
 			CertificateChain: inline(leaf.CertChain),
 			PrivateKey:       inline(leaf.Key),

@@ -45,7 +45,10 @@ func testSpec(hosts ...[2]string) Spec {
 // compares it with testdata/*.json (go test ./envoy -update rewrites them;
 // review the diff).
 func TestBuildGolden(t *testing.T) {
+	proxyTLS := testSpec([2]string{"github", "api.github.com"})
+	proxyTLS.ProxyCert = &LeafPEM{CertChain: []byte("<proxy cert>"), Key: []byte("<proxy key>")}
 	cases := map[string]Spec{
+		"proxy_tls":       proxyTLS,
 		"no_connectors":   testSpec(),
 		"one_connector":   testSpec([2]string{"github", "api.github.com"}),
 		"multi_connector": testSpec([2]string{"github", "api.github.com"}, [2]string{"github", "uploads.github.com"}, [2]string{"stripe", "api.stripe.com"}),

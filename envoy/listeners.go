@@ -63,13 +63,31 @@ func proxyListener(s Spec) (*listenerv3.Listener, error) {
 	m.HttpProtocolOptions = &corev3.Http1ProtocolOptions{AllowAbsoluteUrl: wrapBool(true), AcceptHttp_10: true}
 	// Log when a tunnel opens, not only when it closes.
 	m.AccessLogOptions = &hcmv3.HttpConnectionManager_HcmAccessLogOptions{FlushLogOnTunnelSuccessfullyEstablished: true}
+	chain := &listenerv3.FilterChain{
+		Filters: []*listenerv3.Filter{networkFilter("envoy.filters.network.http_connection_manager", m)},
+	}
+	if s.ProxyCert != nil {
+		// Agents on other hosts: their Proxy-Authorization (the agent
+		// token) travels inside TLS. HTTP/1.1 only, as without TLS.
+		chain.TransportSocket = serverTLS(ProxySecret, "http/1.1")
+	}
 	return &listenerv3.Listener{
-		Name:    ProxyListener,
-		Address: socketAddress(s.Proxy.Addr().String(), uint32(s.Proxy.Port())),
-		FilterChains: []*listenerv3.FilterChain{{
-			Filters: []*listenerv3.Filter{networkFilter("envoy.filters.network.http_connection_manager", m)},
-		}},
+		Name:         ProxyListener,
+		Address:      socketAddress(s.Proxy.Addr().String(), uint32(s.Proxy.Port())),
+		FilterChains: []*listenerv3.FilterChain{chain},
 	}, nil
+}
+
+// serverTLS terminates TLS with the certificate of an SDS secret.
+func serverTLS(secret string, alpn ...string) *corev3.TransportSocket {
+	return transportSocket("envoy.transport_sockets.tls", &tlsv3.DownstreamTlsContext{
+		CommonTlsContext: &tlsv3.CommonTlsContext{
+			AlpnProtocols: alpn,
+			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{
+				Name: secret, SdsConfig: adsSource(),
+			}},
+		},
+	})
 }
 
 // mitmListener is the internal listener CONNECT tunnels land on. Only
@@ -94,15 +112,8 @@ func mitmListener(s Spec) (*listenerv3.Listener, error) {
 		l.FilterChains = append(l.FilterChains, &listenerv3.FilterChain{
 			Name:             "dst:" + d.Host,
 			FilterChainMatch: &listenerv3.FilterChainMatch{ServerNames: []string{d.Host}},
-			TransportSocket: transportSocket("envoy.transport_sockets.tls", &tlsv3.DownstreamTlsContext{
-				CommonTlsContext: &tlsv3.CommonTlsContext{
-					AlpnProtocols: []string{"h2", "http/1.1"},
-					TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{
-						Name: LeafSecret(d.Host), SdsConfig: adsSource(),
-					}},
-				},
-			}),
-			Filters: []*listenerv3.Filter{networkFilter("envoy.filters.network.http_connection_manager", m)},
+			TransportSocket:  serverTLS(LeafSecret(d.Host), "h2", "http/1.1"),
+			Filters:          []*listenerv3.Filter{networkFilter("envoy.filters.network.http_connection_manager", m)},
 		})
 	}
 	return l, nil

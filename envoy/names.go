@@ -57,6 +57,11 @@ func EgressCluster(host string) string { return "egress:" + host }
 // LeafSecret names the SDS secret holding a host's MITM certificate.
 func LeafSecret(host string) string { return "leaf:" + host }
 
+// ProxySecret names the SDS secret holding the agent-facing listener's
+// certificate, when that listener speaks TLS. No connector host can
+// collide with it: leaf secrets are prefixed.
+const ProxySecret = "proxy-tls"
+
 // TrustSecret names the SDS validation context used for a connector's
 // upstream (system roots plus its upstream_ca, if any).
 func TrustSecret(connector string) string { return "trust:" + connector }

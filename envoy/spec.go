@@ -19,6 +19,9 @@ type Spec struct {
 	Trust map[string][]byte
 	// Leaves maps host → minted certificate (PEM chain and key).
 	Leaves map[string]LeafPEM
+	// ProxyCert, when set, makes the agent-facing listener speak TLS
+	// with this certificate (agents use HTTPS_PROXY=https://…).
+	ProxyCert *LeafPEM
 	// CheckTimeout bounds ext_authz calls; past it Envoy answers 503.
 	CheckTimeout time.Duration
 	// HoldTimeout bounds the Checks of requests to hosts whose
@@ -108,6 +111,9 @@ func Build(s Spec) (*Resources, error) {
 	}
 	for _, name := range sortedKeys(s.Trust) {
 		r.Secrets = append(r.Secrets, trustSecret(name, s.Trust[name]))
+	}
+	if s.ProxyCert != nil {
+		r.Secrets = append(r.Secrets, certSecret(ProxySecret, *s.ProxyCert))
 	}
 	return r, nil
 }

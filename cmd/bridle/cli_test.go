@@ -126,14 +126,15 @@ func TestAgentEnvironment(t *testing.T) {
 }
 
 func TestProxyURL(t *testing.T) {
-	cases := []struct{ agent, token, want string }{
-		{"demo", "brd_x", "http://demo:brd_x@127.0.0.1:3128"},
-		{"", "brd_x", "http://brd_x@127.0.0.1:3128"},
-		{"demo", "a/b:c", "http://demo:a%2Fb%3Ac@127.0.0.1:3128"},
+	cases := []struct{ scheme, agent, token, want string }{
+		{"http", "demo", "brd_x", "http://demo:brd_x@127.0.0.1:3128"},
+		{"http", "", "brd_x", "http://brd_x@127.0.0.1:3128"},
+		{"http", "demo", "a/b:c", "http://demo:a%2Fb%3Ac@127.0.0.1:3128"},
+		{"https", "demo", "brd_x", "https://demo:brd_x@127.0.0.1:3128"},
 	}
 	for _, tc := range cases {
-		if got := proxyURL("127.0.0.1:3128", tc.agent, tc.token); got != tc.want {
-			t.Errorf("proxyURL(%q, %q) = %q, want %q", tc.agent, tc.token, got, tc.want)
+		if got := proxyURL(tc.scheme, "127.0.0.1:3128", tc.agent, tc.token); got != tc.want {
+			t.Errorf("proxyURL(%q, %q, %q) = %q, want %q", tc.scheme, tc.agent, tc.token, got, tc.want)
 		}
 	}
 }

@@ -21,6 +21,9 @@ import (
 var caEnvVars = []string{
 	"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
 	"GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "PIP_CERT", "DENO_CERT",
+	// git verifies an https:// proxy with its own variable (curl has
+	// none: `curl --proxy-cacert "$CURL_CA_BUNDLE"`).
+	"GIT_PROXY_SSL_CAINFO",
 }
 
 func newRunCmd(getenv func(string) string) *cobra.Command {
@@ -57,7 +60,7 @@ func newRunCmd(getenv func(string) string) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("running %s: %w", args[0], err)
 			}
-			env := agentEnv(os.Environ(), proxyURL(eps.Proxy, agent, token), dir.CABundle())
+			env := agentEnv(os.Environ(), proxyURL(eps.ProxyScheme(), eps.Proxy, agent, token), dir.CABundle())
 			// Replace this process: no signal relaying, no double Ctrl-C, and
 			// the agent's exit status is ours.
 			return syscall.Exec(bin, args, env)
@@ -91,10 +94,10 @@ func pickAgent(dir statedir.Dir, agent, token string) (string, string, error) {
 	return agent, token, err
 }
 
-// proxyURL is http://AGENT:TOKEN@proxy, or http://TOKEN@proxy when no
+// proxyURL is SCHEME://AGENT:TOKEN@proxy, or SCHEME://TOKEN@proxy when no
 // agent name is known (the token alone identifies the agent).
-func proxyURL(proxy, agent, token string) string {
-	u := &url.URL{Scheme: "http", Host: proxy, User: url.UserPassword(agent, token)}
+func proxyURL(scheme, proxy, agent, token string) string {
+	u := &url.URL{Scheme: scheme, Host: proxy, User: url.UserPassword(agent, token)}
 	if agent == "" {
 		u.User = url.User(token)
 	}

@@ -31,8 +31,11 @@ func newValidateCmd() *cobra.Command {
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), "control plane: plain TCP, allowed because xds, authz and api listen on loopback")
 			}
-			if ap, err := netip.ParseAddrPort(c.Listen.Proxy); err == nil && !ap.Addr().IsLoopback() {
-				fmt.Fprintf(cmd.OutOrStdout(), "warning: the proxy listens on %s, off loopback, without TLS: agent tokens cross the network in clear; keep agents on this host or on a private network\n", c.Listen.Proxy)
+			switch ap, err := netip.ParseAddrPort(c.Listen.Proxy); {
+			case c.Listen.ProxyTLS:
+				fmt.Fprintf(cmd.OutOrStdout(), "proxy: TLS (agents use HTTPS_PROXY=https://…; certificate names %v)\n", plan.ProxyCertNames(ap))
+			case err == nil && !ap.Addr().IsLoopback():
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: the proxy listens on %s, off loopback, without TLS: agent tokens cross the network in clear; set listen.proxy_tls: true, or keep agents on this host or on a private network\n", c.Listen.Proxy)
 			}
 			if plan.Policy.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "warning: no policy files: every request will be denied (default_deny)")

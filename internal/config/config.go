@@ -108,12 +108,14 @@ type wireAudit struct {
 }
 
 type wireListen struct {
-	Proxy      string `yaml:"proxy"`
-	API        string `yaml:"api"`
-	XDS        string `yaml:"xds"`
-	Authz      string `yaml:"authz"`
-	EnvoyAdmin string `yaml:"envoy_admin"`
-	TLS        string `yaml:"tls"`
+	Proxy      string   `yaml:"proxy"`
+	API        string   `yaml:"api"`
+	XDS        string   `yaml:"xds"`
+	Authz      string   `yaml:"authz"`
+	EnvoyAdmin string   `yaml:"envoy_admin"`
+	TLS        string   `yaml:"tls"`
+	ProxyTLS   bool     `yaml:"proxy_tls"`
+	ProxyNames []string `yaml:"proxy_names"`
 }
 
 type wireAgent struct {
@@ -183,6 +185,12 @@ type Listen struct {
 	// TLS is "auto" (mutual TLS between Envoy and Bridle and TLS on the
 	// API as soon as one of them listens off loopback) or "always".
 	TLS string
+	// ProxyTLS makes the agent-facing listener speak TLS (agents use
+	// HTTPS_PROXY=https://…), so agent tokens never cross a network in
+	// clear. Its certificate, from Bridle's CA, names the proxy's IP (or
+	// this host's addresses when it listens on all of them) and ProxyNames.
+	ProxyTLS   bool
+	ProxyNames []string
 }
 
 // ControlPlaneTLS reports whether Envoy ↔ Bridle and the API must use TLS:

@@ -111,6 +111,16 @@ func (v *validator) listen(l wireListen) {
 		}
 		*f.dst = addr
 	}
+	v.cfg.Listen.ProxyTLS = l.ProxyTLS
+	for i, n := range l.ProxyNames {
+		if !validCertName(n) {
+			v.errorf(fmt.Sprintf("listen.proxy_names[%d]", i), "%q: want a lower-case DNS name or an IP address for the proxy's certificate", n)
+		}
+	}
+	if len(l.ProxyNames) > 0 && !l.ProxyTLS {
+		v.errorf("listen.proxy_names", "proxy_names name the proxy's TLS certificate: set proxy_tls: true as well")
+	}
+	v.cfg.Listen.ProxyNames = l.ProxyNames
 	switch l.TLS {
 	case "", "auto":
 		v.cfg.Listen.TLS = "auto"
@@ -120,6 +130,19 @@ func (v *validator) listen(l wireListen) {
 		// There is no "never": plain TCP is allowed on loopback only.
 		v.errorf("listen.tls", "tls %q: want auto (TLS as soon as a control-plane address is off loopback) or always", l.TLS)
 	}
+}
+
+// certName matches a lower-case DNS name (labels of letters, digits and
+// inner hyphens).
+var certName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// validCertName accepts what a server certificate can name: a DNS name or
+// an IP address.
+func validCertName(n string) bool {
+	if _, err := netip.ParseAddr(n); err == nil {
+		return true
+	}
+	return len(n) <= 253 && certName.MatchString(n)
 }
 
 // ParseListenAddr checks an ip:port listen address. Envoy binds socket

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/bridle-gw/bridle/envoy"
@@ -51,6 +53,10 @@ func loadOrCreateCA(dir statedir.Dir, now time.Time) (*xds.CA, error) {
 type leafSet struct {
 	ca     *xds.CA
 	byHost map[string]*xds.Leaf
+	// proxy is the agent-facing listener's certificate (proxy_tls), and
+	// proxyFor the names it was minted for.
+	proxy    *xds.Leaf
+	proxyFor string
 }
 
 func newLeafSet(ca *xds.CA) *leafSet { return &leafSet{ca: ca, byHost: map[string]*xds.Leaf{}} }
@@ -84,4 +90,34 @@ func (l *leafSet) ensure(hosts []string, now time.Time) (map[string]envoy.LeafPE
 		out[h] = envoy.LeafPEM{CertChain: leaf.CertPEM, Key: leaf.KeyPEM}
 	}
 	return out, changed, nil
+}
+
+// ensureProxy keeps the agent-facing listener's certificate for names (DNS
+// names and IP addresses): minted when missing, when the names change (a
+// reload) or when a third of its validity is left. With no names there is
+// no proxy TLS and it returns nil.
+func (l *leafSet) ensureProxy(names []string, now time.Time) (*envoy.LeafPEM, bool, error) {
+	key := strings.Join(names, ",")
+	if len(names) == 0 {
+		changed := l.proxy != nil
+		l.proxy, l.proxyFor = nil, ""
+		return nil, changed, nil
+	}
+	changed := false
+	if l.proxy == nil || l.proxyFor != key || l.proxy.NotAfter.Sub(now) <= xds.LeafValidity/3 {
+		spec := xds.CertSpec{Name: "bridle proxy", Server: true, Validity: xds.LeafValidity}
+		for _, n := range names {
+			if ip, err := netip.ParseAddr(n); err == nil {
+				spec.IPs = append(spec.IPs, ip)
+			} else {
+				spec.DNSNames = append(spec.DNSNames, n)
+			}
+		}
+		leaf, err := l.ca.Mint(spec, now)
+		if err != nil {
+			return nil, false, fmt.Errorf("proxy certificate: %w", err)
+		}
+		l.proxy, l.proxyFor, changed = leaf, key, true
+	}
+	return &envoy.LeafPEM{CertChain: l.proxy.CertPEM, Key: l.proxy.KeyPEM}, changed, nil
 }

@@ -61,3 +61,53 @@ func TestCAPersistsAcrossStarts(t *testing.T) {
 		t.Errorf("CA key mode %v, %v; want 0600", info.Mode().Perm(), err)
 	}
 }
+
+// The proxy listener's certificate names exactly what proxy_tls asks for,
+// verifies against the CA for each name, and rotates like the leaves.
+func TestProxyCertificate(t *testing.T) {
+	now := time.Now()
+	ca, _, err := xds.NewCA(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	l := newLeafSet(ca)
+	names := []string{"10.0.0.5", "bridle.internal.example", "localhost"}
+	steps := []struct {
+		name        string
+		names       []string
+		at          time.Time
+		wantCert    bool
+		wantChanged bool
+	}{
+		{"first mint", names, now, true, true},
+		{"fresh: kept", names, now.Add(time.Hour), true, false},
+		{"names changed: re-minted", names[1:], now.Add(time.Hour), true, true},
+		{"a third of its validity left: rotated", names[1:], now.Add(xds.LeafValidity * 3 / 4), true, true},
+		{"proxy_tls off: none", nil, now, false, true},
+		{"still off: nothing changes", nil, now, false, false},
+	}
+	for _, st := range steps {
+		pemCert, changed, err := l.ensureProxy(st.names, st.at)
+		if err != nil || (pemCert != nil) != st.wantCert || changed != st.wantChanged {
+			t.Fatalf("%s: cert %v, changed %v, %v", st.name, pemCert != nil, changed, err)
+		}
+		if pemCert == nil {
+			continue
+		}
+		blk, _ := pem.Decode(pemCert.CertChain)
+		cert, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range st.names {
+			if _, err := cert.Verify(x509.VerifyOptions{DNSName: n, Roots: roots, CurrentTime: st.at}); err != nil {
+				t.Errorf("%s: certificate not valid for %s: %v", st.name, n, err)
+			}
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{DNSName: "api.github.com", Roots: roots, CurrentTime: st.at}); err == nil {
+			t.Errorf("%s: the proxy certificate is valid for a connector host", st.name)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"time"
@@ -107,6 +108,40 @@ func (p *Plan) EnvoySpec(proxy netip.AddrPort, leaves map[string]envoy.LeafPEM, 
 		}
 	}
 	return s
+}
+
+// ProxyCertNames are the names the agent-facing listener's certificate
+// carries when proxy_tls is on (nil otherwise): the configured
+// proxy_names, "localhost", and the proxy's IP — or, when it listens on
+// every address, this host's interface addresses. Envoys elsewhere (bridle
+// serve) are reached by the names in proxy_names.
+func (p *Plan) ProxyCertNames(proxy netip.AddrPort) []string {
+	if !p.Config.Listen.ProxyTLS {
+		return nil
+	}
+	names := append([]string{"localhost"}, p.Config.Listen.ProxyNames...)
+	if ip := proxy.Addr(); ip.IsValid() && !ip.IsUnspecified() {
+		names = append(names, ip.Unmap().String())
+	} else {
+		names = append(names, hostAddrs()...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// hostAddrs are the IP addresses of this host's interfaces.
+func hostAddrs() []string {
+	out := []string{"127.0.0.1", "::1"}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return out
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLinkLocalUnicast() {
+			out = append(out, p.Addr().Unmap().String())
+		}
+	}
+	return out
 }
 
 // DecisionSnapshot is what the decision service needs from this plan;

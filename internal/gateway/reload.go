@@ -108,6 +108,11 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
+	proxyCert, proxyChanged, err := g.leaves.ensureProxy(plan.ProxyCertNames(g.proxy), time.Now())
+	if err != nil {
+		return err
+	}
+	changed = changed || proxyChanged
 	eps := map[string][]netip.AddrPort{}
 	for host := range targets {
 		addrs, ok := resolved[host]
@@ -127,7 +132,9 @@ func (g *gateway) refresh(ctx context.Context, force bool) error {
 		if !proxy.IsValid() {
 			proxy = g.proxy
 		}
-		return envoy.Build(plan.EnvoySpec(proxy, leaves, eps, system))
+		spec := plan.EnvoySpec(proxy, leaves, eps, system)
+		spec.ProxyCert = proxyCert
+		return envoy.Build(spec)
 	}
 	// Check the config's own node before serving anything.
 	if err := xds.Check(build, xds.NodeInfo{ID: "check"}); err != nil {

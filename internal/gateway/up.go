@@ -165,6 +165,7 @@ func Up(ctx context.Context, opts Options) (err error) {
 	eps := statedir.Endpoints{
 		Proxy: g.proxy.String(), API: servers.api.String(), XDS: addrString(servers.xds),
 		Authz: addrString(servers.authz), EnvoyAdmin: adminAddr, PID: os.Getpid(), APITLS: g.tls != nil,
+		ProxyTLS: plan.Config.Listen.ProxyTLS,
 	}
 	if err := g.dir.WriteEndpoints(eps); err != nil {
 		return err
@@ -277,7 +278,7 @@ func (g *gateway) banner(e statedir.Endpoints, took time.Duration) {
 	cfg := plan.Config
 	out := g.opts.Out
 	fmt.Fprintf(out, "Bridle is ready in %s.\n", took.Round(time.Millisecond))
-	fmt.Fprintf(out, "  proxy   http://%s  (%d connector host(s), %d agent(s))\n", e.Proxy, len(plan.Hosts()), len(cfg.Agents))
+	fmt.Fprintf(out, "  proxy   %s://%s  (%d connector host(s), %d agent(s))\n", e.ProxyScheme(), e.Proxy, len(plan.Hosts()), len(cfg.Agents))
 	fmt.Fprintf(out, "  api     http://%s\n", e.API)
 	fmt.Fprintf(out, "  CA      %s\n", g.dir.CABundle())
 	if g.opts.EnvoyBinary == "" {

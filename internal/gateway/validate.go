@@ -23,7 +23,8 @@ func Validate(path string, env func(string) (string, bool)) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaves, _, err := newLeafSet(ca).ensure(plan.Hosts(), now)
+	set := newLeafSet(ca)
+	leaves, _, err := set.ensure(plan.Hosts(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +32,11 @@ func Validate(path string, env func(string) (string, bool)) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := envoy.Build(plan.EnvoySpec(proxy, leaves, nil, nil))
+	spec := plan.EnvoySpec(proxy, leaves, nil, nil)
+	if spec.ProxyCert, _, err = set.ensureProxy(plan.ProxyCertNames(proxy), now); err != nil {
+		return nil, err
+	}
+	r, err := envoy.Build(spec)
 	if err != nil {
 		return nil, fmt.Errorf("building envoy config: %w", err)
 	}

@@ -48,6 +48,18 @@ type Endpoints struct {
 	// APITLS says the API serves HTTPS with a certificate from the CA in
 	// this state dir (ca.pem).
 	APITLS bool `json:"api_tls,omitempty"`
+	// ProxyTLS says the proxy listener speaks TLS (HTTPS_PROXY=https://),
+	// with a certificate from the same CA.
+	ProxyTLS bool `json:"proxy_tls,omitempty"`
+}
+
+// ProxyScheme is the scheme of the proxy URL agents use: https when the
+// proxy listener speaks TLS.
+func (e Endpoints) ProxyScheme() string {
+	if e.ProxyTLS {
+		return "https"
+	}
+	return "http"
 }
 
 const endpointsFile = "endpoints.json"

@@ -25,6 +25,7 @@ func newRootCmd(ctx context.Context, getenv func(string) string) *cobra.Command 
 		newUpCmd(getenv),
 		newServeCmd(),
 		newVaultCmd(),
+		newSigningKeyCmd(getenv),
 		newKillSwitchCmd(),
 		newPolicyCmd(),
 		newLogsCmd(),

@@ -20,14 +20,14 @@ const envEncryptionKey = "BRIDLE_ENCRYPTION_KEY"
 // are short, and an unbounded read of a mistaken pipe would only waste memory.
 const maxSecretBytes = 64 << 10
 
-// newVaultCmd builds `bridle vault keygen|encrypt`.
+// newVaultCmd builds `bridle vault keygen|encrypt|rekey`.
 func newVaultCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
-		Short: "Create encryption keys and encrypted secrets for bridle.yaml",
+		Short: "Create encryption keys and encrypted secrets for bridle.yaml, and re-key them",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newVaultKeygenCmd(), newVaultEncryptCmd())
+	cmd.AddCommand(newVaultKeygenCmd(), newVaultEncryptCmd(), newVaultRekeyCmd())
 	return cmd
 }
 

@@ -138,6 +138,19 @@ func LoadOrCreate(dir string) (*Keyring, error) {
 	return k, nil
 }
 
+// Load reads the ring LoadOrCreate keeps in dir/KeyFile, with the same
+// checks, but never creates one: for tools that change an existing ring.
+// Rotate rewrites the file.
+func Load(dir string) (*Keyring, error) {
+	path := filepath.Join(dir, KeyFile)
+	k, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	k.path = path
+	return k, nil
+}
+
 func load(path string) (*Keyring, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -169,7 +182,17 @@ func (k *Keyring) KeyID() string {
 // verifies those it signed until now + TTL + Leeway; retired keys past that
 // are dropped. A file-backed ring is rewritten first, and an error leaves the
 // ring as it was.
-func (k *Keyring) Rotate(now time.Time) error {
+func (k *Keyring) Rotate(now time.Time) error { return k.RotateWithGrace(now, 0) }
+
+// RotateWithGrace is Rotate for a ring whose previous key may go on signing
+// for up to grace after now: a running gateway that holds it until it is
+// restarted. That key verifies until now + grace + TTL + Leeway, so the
+// tokens it signs meanwhile live their full TTL; retired keys past their
+// Valid-Until at now are dropped.
+func (k *Keyring) RotateWithGrace(now time.Time, grace time.Duration) error {
+	if grace < 0 {
+		return fmt.Errorf("rotating signing key: negative grace %s", grace)
+	}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("rotating signing key: %w", err)
@@ -180,7 +203,7 @@ func (k *Keyring) Rotate(now time.Time) error {
 	for kid, vk := range k.keys {
 		switch {
 		case kid == k.kid:
-			retired[kid] = verifyKey{pub: vk.pub, until: now.Add(TTL + Leeway).UTC().Truncate(time.Second).Add(time.Second)}
+			retired[kid] = verifyKey{pub: vk.pub, until: now.Add(grace + TTL + Leeway).UTC().Truncate(time.Second).Add(time.Second)}
 		case vk.until.After(now):
 			retired[kid] = vk
 		}
@@ -200,6 +223,38 @@ func (k *Keyring) Rotate(now time.Time) error {
 	}
 	k.active, k.kid, k.keys = next.active, next.kid, next.keys
 	return nil
+}
+
+// RetiredKey is a retired key still listed in a ring.
+type RetiredKey struct {
+	KID        string
+	ValidUntil time.Time // tokens it signed verify before this moment
+}
+
+// Retired lists the ring's retired keys, latest Valid-Until first,
+// including any past it that no Rotate has dropped yet.
+func (k *Keyring) Retired() []RetiredKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	kids := k.sortedKIDs()[1:]
+	out := make([]RetiredKey, len(kids))
+	for i, kid := range kids {
+		out[i] = RetiredKey{KID: kid, ValidUntil: k.keys[kid].until}
+	}
+	return out
+}
+
+// WriteFile writes the ring, private key included, to a new file at path
+// (0600; it fails with fs.ErrExist if path exists): for a ring an operator
+// hands to every replica as BRIDLE_SIGNING_KEY.
+func (k *Keyring) WriteFile(path string) error {
+	k.mu.RLock()
+	data, err := k.marshalPEM()
+	k.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	return writeFile(path, data, true)
 }
 
 // PublicPEM returns the public keys that currently verify: the active one,

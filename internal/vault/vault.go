@@ -12,6 +12,8 @@
 // value, and DecryptAll, which sees every secret of a config at once, tells
 // the two apart: when no value opens, the key is wrong (ErrWrongKey); when
 // some open and others do not, those others were altered (ErrTampered).
+// Rekey and RekeyFile, which move a config's values to a new key, tell them
+// apart the same way.
 package vault
 
 import (
@@ -170,32 +172,54 @@ func DecryptAll(key Key, values map[string]string) (map[string][]byte, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	sealed := make([]string, len(names))
+	for i, name := range names {
+		sealed[i] = values[name]
+	}
 
+	plains, failures := openEach(key, sealed)
 	out := make(map[string][]byte, len(values))
 	var errs []error
-	var unauthenticated []string
-	for _, name := range names {
-		plain, err := Decrypt(key, values[name])
-		switch {
-		case errors.Is(err, ErrAuthentication):
-			unauthenticated = append(unauthenticated, name)
+	var wrongKey []string
+	for i, name := range names {
+		switch err := failures[i]; {
+		case errors.Is(err, ErrWrongKey):
+			wrongKey = append(wrongKey, name)
 		case err != nil:
 			errs = append(errs, fmt.Errorf("secret %s: %w", name, err))
 		default:
-			out[name] = plain
+			out[name] = plains[i]
 		}
 	}
-	if len(unauthenticated) > 0 {
-		if len(out) == 0 {
-			errs = append(errs, fmt.Errorf("secrets %s: %w", strings.Join(unauthenticated, ", "), ErrWrongKey))
-		} else {
-			for _, name := range unauthenticated {
-				errs = append(errs, fmt.Errorf("secret %s: %w", name, ErrTampered))
-			}
-		}
+	if len(wrongKey) > 0 {
+		errs = append(errs, fmt.Errorf("secrets %s: %w", strings.Join(wrongKey, ", "), ErrWrongKey))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// openEach decrypts each value and returns, at the same index, its
+// plaintext or its error. A failed authentication becomes ErrWrongKey when
+// no value opened and ErrTampered when some did (see the package comment).
+func openEach(key Key, values []string) ([][]byte, []error) {
+	plains := make([][]byte, len(values))
+	errs := make([]error, len(values))
+	opened := 0
+	for i, v := range values {
+		if plains[i], errs[i] = Decrypt(key, v); errs[i] == nil {
+			opened++
+		}
+	}
+	for i, err := range errs {
+		if errors.Is(err, ErrAuthentication) {
+			if opened == 0 {
+				errs[i] = ErrWrongKey
+			} else {
+				errs[i] = ErrTampered
+			}
+		}
+	}
+	return plains, errs
 }

@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"io"
 	"log/slog"
 	"testing"
 )
@@ -26,5 +27,19 @@ func BenchmarkCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDecisionLog measures the canonical decision line alone, through
+// the text handler `bridle up` uses by default, into io.Discard (the write
+// to stderr, one syscall per line, is not included).
+func BenchmarkDecisionLog(b *testing.B) {
+	s := newTestServer(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	in := newRequest(checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(nil)}))
+	d := &Decision{ID: "0195a1b2c3d4e5f60718293a4b5c6d7e", Allow: true, Phase: "request", Agent: "demo",
+		Connector: "gh", Action: "github.pr.get", Rule: "github/read"}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.logDecision(in, d)
 	}
 }

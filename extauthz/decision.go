@@ -108,8 +108,10 @@ type Decision struct {
 	ApprovalID string
 	// Approver is who let a require_approval action through.
 	Approver string
-	// bridleHeaders are the x-bridle-* headers the request carries.
+	// bridleHeaders are the x-bridle-* headers the request carries, in
+	// bridleBuf unless there are more than it holds (Envoy sets two).
 	bridleHeaders []string
+	bridleBuf     [4]string
 }
 
 // Header is one injected header. String redacts the value.

@@ -66,8 +66,12 @@ const partialBodyHeader = "x-envoy-auth-partial-body"
 // exactly as Envoy forwards it, and the body only if Envoy buffered it.
 func (in request) connectorRequest(agent string, c *connectors.Connector) connectors.Request {
 	hdr := make(http.Header, len(in.headers))
+	// One backing array for every header's one value, instead of a slice
+	// allocation per header; capped so an append by the connector copies.
+	vals := make([]string, 0, len(in.headers))
 	for k, v := range in.headers {
-		hdr[k] = []string{v}
+		vals = append(vals, v)
+		hdr[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	partial, buffered := in.headers[partialBodyHeader]
 	body := in.http.GetRawBody()
@@ -106,6 +110,9 @@ func allowResponse(d *Decision) *authv3.CheckResponse {
 	}
 	if d.Phase != phaseConnect {
 		cred := ""
+		// Sized once: removals are the two lists below plus the request's
+		// x-bridle-* headers.
+		ok.HeadersToRemove = make([]string, 0, len(agentCredentialHeaders)+len(d.Strip)+len(d.bridleHeaders))
 		if d.Credential != nil {
 			cred = strings.ToLower(d.Credential.Name)
 			ok.Headers = []*corev3.HeaderValueOption{header(cred, d.Credential.Value)}
@@ -167,17 +174,28 @@ func header(k, v string) *corev3.HeaderValueOption {
 	}
 }
 
+// Metadata values shared by every response that carries them. Responses
+// only read them (gRPC marshals them, and protobuf messages are safe for
+// concurrent reads), so one copy serves every Check instead of two
+// allocations per value per response.
+var (
+	allowValue    = structpb.NewStringValue("allow")
+	denyValue     = structpb.NewStringValue("deny")
+	statusOKValue = structpb.NewStringValue("200")
+)
+
+// metadataFields is the most fields metadata sets (the map's initial size).
+const metadataFields = 8
+
 // metadata is the decision as Envoy's access log sees it (joined with the
 // decision record on decision_id). It never holds a credential.
 func metadata(d *Decision) *structpb.Struct {
-	outcome := "deny"
+	f := make(map[string]*structpb.Value, metadataFields)
+	f["decision_id"] = structpb.NewStringValue(d.ID)
 	if d.Allow {
-		outcome = "allow"
-	}
-	f := map[string]*structpb.Value{
-		"decision_id": structpb.NewStringValue(d.ID),
-		"decision":    structpb.NewStringValue(outcome),
-		"status":      structpb.NewStringValue(strconv.Itoa(statusOf(d))),
+		f["decision"], f["status"] = allowValue, statusOKValue
+	} else {
+		f["decision"], f["status"] = denyValue, structpb.NewStringValue(strconv.Itoa(d.Status()))
 	}
 	if d.Agent != "" {
 		f["agent"] = structpb.NewStringValue(d.Agent)
@@ -199,11 +217,4 @@ func metadata(d *Decision) *structpb.Struct {
 		f["reason"] = structpb.NewStringValue(d.reason())
 	}
 	return &structpb.Struct{Fields: f}
-}
-
-func statusOf(d *Decision) int {
-	if d.Allow {
-		return 200
-	}
-	return d.Status()
 }

@@ -302,6 +302,7 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 		}
 	}
 	d.Strip = c.StripHeaders()
+	d.bridleHeaders = d.bridleBuf[:0]
 	for h := range in.headers {
 		if strings.HasPrefix(h, "x-bridle-") {
 			d.bridleHeaders = append(d.bridleHeaders, h)

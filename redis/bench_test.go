@@ -2,6 +2,7 @@ package redis
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,18 @@ func BenchmarkLimiter(b *testing.B) {
 			b.Run("parallel", func(b *testing.B) {
 				defer reportServerTime(b, l.store)()
 				defer reportProcessCPU(b)()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						allow(b)
+					}
+				})
+			})
+			// 50 callers at once, like the Checks on Envoy's 50 streams in
+			// the ladder: the limiter batches their scripts.
+			b.Run("concurrent-50", func(b *testing.B) {
+				defer reportServerTime(b, l.store)()
+				defer reportProcessCPU(b)()
+				b.SetParallelism(max(50/runtime.GOMAXPROCS(0), 1))
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						allow(b)

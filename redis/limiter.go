@@ -65,9 +65,10 @@ func NewLimiter(s *Store) *Limiter { return &Limiter{store: s} }
 
 // Allow checks agentLimit (over all of the agent's requests) and, when not
 // nil, connectorLimit (over the agent's requests to connector) and, only if
-// both have room, counts the request against both. It costs one Redis round
-// trip (EVALSHA of one Lua script; EVAL once after Redis lost its script
-// cache).
+// both have room, counts the request against both. It costs one EVALSHA of
+// one Lua script (EVAL once after Redis lost its script cache), sent in one
+// pipeline with the calls of concurrent callers: at most one round trip per
+// request, shared.
 //
 // Semantics: at most Requests admissions in any window of length Per on
 // Redis's clock, across every replica. Denied requests consume nothing.
@@ -102,7 +103,7 @@ func (l *Limiter) Allow(ctx context.Context, agent, connector string, agentLimit
 
 	ctx, cancel := l.store.opContext(ctx)
 	defer cancel()
-	res, err := limiterScript.Run(ctx, l.store.client, keys, args...).Int64Slice()
+	res, err := l.store.limits.eval(ctx, keys, args...)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("rate limit for agent %q: %w", agent, err)
 	}

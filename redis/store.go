@@ -94,7 +94,9 @@ type SentinelOptions struct {
 type Store struct {
 	client    goredis.UniversalClient
 	opTimeout time.Duration
-	embedded  *miniredis.Miniredis // nil unless Open started one
+	// limits sends the limiter's script calls, batched across callers.
+	limits   *batcher
+	embedded *miniredis.Miniredis // nil unless Open started one
 	// embeddedURL, with its password, lets tests open more stores on it.
 	embeddedURL string
 	// expirySlack lengthens every TTL we set, because the embedded Redis may
@@ -145,6 +147,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.client = client
+	s.limits = newBatcher(client, limiterScript, o.OpTimeout)
 	return s, nil
 }
 
@@ -256,6 +259,7 @@ func (s *Store) closeEmbedded() {
 // Close closes the connections and stops the embedded Redis, if any. Types
 // built on the store must be closed first.
 func (s *Store) Close() error {
+	s.limits.close()
 	err := s.client.Close()
 	s.closeEmbedded()
 	if err != nil {

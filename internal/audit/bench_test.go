@@ -143,3 +143,23 @@ func BenchmarkQuery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInsert measures one batch as the writer stores it (a
+// transaction of DefaultBatch records), per record.
+func BenchmarkInsert(b *testing.B) {
+	s := openStore(b, Options{})
+	batch := make([]Record, DefaultBatch)
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = benchRecord(n)
+			batch[i].DecisionID = fmt.Sprintf("%032x", n)
+			n++
+		}
+		if err := s.Insert(b.Context(), batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/record")
+}

@@ -231,3 +231,43 @@ func TestInsertFailsAfterClose(t *testing.T) {
 		t.Fatalf("got %v, want a wrapped error naming the step", err)
 	}
 }
+
+// TestInsertStoresBatchesOfEverySize crosses the multi-row statement's
+// boundaries (insertRows): every row is stored once, the first record of a
+// decision is kept and the last response of a decision wins, within one
+// statement as across statements.
+func TestInsertStoresBatchesOfEverySize(t *testing.T) {
+	for _, n := range []int{1, 2, insertRows - 1, insertRows, insertRows + 1, 2*insertRows + 3} {
+		t.Run(fmt.Sprintf("%d records and responses", n), func(t *testing.T) {
+			s := openStore(t, Options{})
+			var recs []Record
+			var resps []Response
+			for i := range n {
+				recs = append(recs, testRecord(i))
+				resps = append(resps, Response{DecisionID: testRecord(i).DecisionID, Time: base, Status: 500, Duration: time.Millisecond})
+			}
+			// A second record of decision 0, and a later response of the
+			// last decision, at the end of the batch.
+			again := testRecord(0)
+			again.Reason = "second"
+			recs = append(recs, again)
+			resps = append(resps, Response{DecisionID: testRecord(n - 1).DecisionID, Time: base, Status: 200, Duration: time.Millisecond})
+			insert(t, s, recs, resps)
+
+			if got := count(t, s, "decisions"); got != n {
+				t.Errorf("%d decisions stored, want %d", got, n)
+			}
+			if got := count(t, s, "responses"); got != n {
+				t.Errorf("%d responses stored, want %d", got, n)
+			}
+			var reason string
+			if err := s.r.QueryRow("SELECT reason FROM decisions WHERE decision_id = ?", testRecord(0).DecisionID).Scan(&reason); err != nil || reason != testRecord(0).Reason {
+				t.Errorf("decision 0: reason %q, %v; want the first record's %q", reason, err, testRecord(0).Reason)
+			}
+			var status int
+			if err := s.r.QueryRow("SELECT status FROM responses WHERE decision_id = ?", testRecord(n-1).DecisionID).Scan(&status); err != nil || status != 200 {
+				t.Errorf("last decision's response: status %d, %v; want the later 200", status, err)
+			}
+		})
+	}
+}

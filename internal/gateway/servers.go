@@ -83,7 +83,7 @@ func (g *gateway) startServers(ctx context.Context) (servers, error) {
 		if err := g.startDecisions(ctx, &deps); err != nil {
 			return s, err
 		}
-		authzGRPC := newGRPCServer(grpcOpts...)
+		authzGRPC := newGRPCServer(append(grpcOpts, grpc.NumStreamWorkers(authzStreamWorkers))...)
 		g.authz.Register(authzGRPC)
 		audit.NewALS(g.opts.Log, g.audit.writer).Register(authzGRPC)
 		grpcServers = append(grpcServers, authzGRPC)
@@ -188,6 +188,16 @@ func (g *gateway) listen(addr string) (net.Listener, error) {
 	g.onClose(func() { l.Close() })
 	return l, nil
 }
+
+// authzStreamWorkers is how many long-lived goroutines serve Checks. Without
+// workers gRPC starts a goroutine per stream (each Check is one), whose stack
+// then grows again through OPA's deep recursion on every Check; a worker
+// keeps its grown stack. It should cover the Checks in flight at once (Envoy
+// keeps tens of streams open per connection); when every worker is busy
+// gRPC falls back to a goroutine per stream, so this bounds nothing. The
+// access-log streams, which last as long as Envoy's connection, also occupy
+// a worker each.
+const authzStreamWorkers = 256
 
 func newGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append([]grpc.ServerOption{

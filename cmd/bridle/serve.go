@@ -22,6 +22,7 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tuneGC(os.Getenv)
 			return gateway.Up(cmd.Context(), gateway.Options{
 				ConfigPath:   configPath(cmd),
 				Env:          os.LookupEnv,

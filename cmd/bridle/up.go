@@ -24,6 +24,7 @@ func newUpCmd(getenv func(string) string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tuneGC(getenv)
 			bin, err := proc.Find(envoyFlag, getenv)
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"github.com/agnivade/levenshtein"
 	"cmp"
 	"fmt"
 	"regexp"
@@ -107,7 +108,7 @@ func didYouMean(got string, candidates []string, aliases map[string]string) stri
 		if p := commonPrefix(lower, c); p >= 4 && p >= len(lower)-2 {
 			return "did you mean " + c + "?"
 		}
-		if d := editDistance(lower, c); d < bestDist {
+		if d := levenshtein.ComputeDistance(lower, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
@@ -125,26 +126,6 @@ func commonPrefix(a, b string) int {
 	return n
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
 
 // oneOf renders a list of allowed words for hints: "allow, deny or require_approval".
 func oneOf(words []string) string {

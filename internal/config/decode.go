@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/agnivade/levenshtein"
 	"fmt"
 	"reflect"
 	"sort"
@@ -265,7 +266,7 @@ func kindName(k reflect.Kind) string {
 func suggest(got string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
-		if d := editDistance(got, k); d < bestDist {
+		if d := levenshtein.ComputeDistance(got, k); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -275,22 +276,3 @@ func suggest(got string, known []string) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

@@ -740,10 +740,11 @@ func freshTokenWorksAfterLoss(t *testing.T, client *http.Client, issue func(int,
 // dir, as an operator or a crash-looping supervisor would.
 func (g *gateway) restart(t *testing.T) {
 	t.Helper()
+	env := g.cmd.Env // the same environment: secrets the config names
 	g.stop()
 	g.stopped = false
 	g.cmd = bridleCommand("up", "--config", g.config, "--log-level", "debug")
-	g.cmd.Env = append(os.Environ(), "BRIDLE_ENVOY="+envoyBin)
+	g.cmd.Env = env
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -780,6 +781,31 @@ func TestFaultNonceReplayAfterBridleRestartWithEmbeddedRedis(t *testing.T) {
 		if (want == "" && a.status != 200) || (want != "" && (a.status != 403 || a.reason != want)) {
 			t.Errorf("use %d of a token issued after the restart: %v; want %q", i+1, a, want)
 		}
+	}
+}
+
+// A kill switch turned on with the embedded Redis is still on after `bridle
+// up` restarts (the embedded Redis keeps its switches in the state dir), for
+// new tunnels and in `killswitch status`; turning it off then restores
+// traffic.
+func TestFaultKillSwitchSurvivesBridleRestartWithEmbeddedRedis(t *testing.T) {
+	g, up := faultGateway(t, "")
+	g.bridleCLI(t, "killswitch", "on", "--agent", g.agent, "--reason", "set before the restart")
+	g.restart(t)
+	up.Reset()
+	status, body, _ := g.connectStatus(t, "api.github.com:443", basicAuth(g.agent, g.token))
+	if status != 403 || decodeDeny(t, body).Reason != "kill_switch" {
+		t.Errorf("new tunnel after the restart: %d %s; want 403 kill_switch", status, body)
+	}
+	if out := g.bridleCLI(t, "killswitch", "status"); !strings.Contains(out, "set before the restart") {
+		t.Errorf("status after the restart:\n%s", out)
+	}
+	if len(up.Seen()) != 0 {
+		t.Errorf("upstream reached while the kept kill switch was on")
+	}
+	g.bridleCLI(t, "killswitch", "off", "--agent", g.agent)
+	if a, err := do(g.client(g.agentProxy()), "GET", "https://api.github.com/repos/acme/api"); err != nil || a.status != 200 {
+		t.Errorf("after off: %v %v", a, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"github.com/agnivade/levenshtein"
 	"cmp"
 	"fmt"
 	"regexp"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -125,7 +125,6 @@ func commonPrefix(a, b string) int {
 	}
 	return n
 }
-
 
 // oneOf renders a list of allowed words for hints: "allow, deny or require_approval".
 func oneOf(words []string) string {

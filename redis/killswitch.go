@@ -28,6 +28,10 @@ func KillConnector(name string) string { return "connector:" + name }
 // KillAll, KillAgent(name), KillConnector(name).
 var ErrInvalidScope = errors.New("invalid kill switch scope")
 
+// ErrNotKept is returned (wrapped) by Set when the change took effect but the
+// embedded Redis could not save it to its keep file (Options.KeepFile).
+var ErrNotKept = errors.New("kill switch not kept across restarts")
+
 // Switch is the last change of one scope: who turned it on or off, when, why.
 type Switch struct {
 	Scope  string    `json:"scope"`
@@ -191,6 +195,11 @@ func (k *KillSwitch) Set(ctx context.Context, scope string, on bool, reason, who
 	defer cancel()
 	if err := setScript.Run(ctx, k.store.client, []string{killKey}, scope, string(v), killChannel).Err(); err != nil {
 		return fmt.Errorf("kill switch: setting %s: %w", scope, err)
+	}
+	if keep := k.store.keep; keep != nil {
+		if err := keep.save(k.store.embedded); err != nil {
+			return fmt.Errorf("%w: %s is set now, but saving %s failed: %w", ErrNotKept, scope, keep.path, err)
+		}
 	}
 	return nil
 }

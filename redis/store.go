@@ -63,6 +63,10 @@ type Options struct {
 	// OpTimeout bounds each operation, connection wait and dial included
 	// (DefaultOpTimeout when 0).
 	OpTimeout time.Duration
+	// KeepFile, with the embedded Redis only, is where its kill switches are
+	// kept across restarts: loaded at Open (a file that cannot be read fails
+	// Open) and rewritten after every change. Empty keeps nothing.
+	KeepFile string
 }
 
 // String describes the target for logs, with every password redacted.
@@ -97,6 +101,7 @@ type Store struct {
 	// limits sends the limiter's script calls, batched across callers.
 	limits   *batcher
 	embedded *miniredis.Miniredis // nil unless Open started one
+	keep     *keeper              // nil unless the embedded Redis keeps its kill switches
 	// embeddedURL, with its password, lets tests open more stores on it.
 	embeddedURL string
 	// expirySlack lengthens every TTL we set, because the embedded Redis may
@@ -132,6 +137,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// cannot reset its own limits or lift a kill switch.
 		password := rand.Text()
 		m.RequireAuth(password)
+		if o.KeepFile != "" {
+			s.keep = &keeper{path: o.KeepFile}
+			if err := s.keep.restore(m); err != nil {
+				return nil, err
+			}
+		}
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("redis: starting embedded redis: %w", err)
 		}

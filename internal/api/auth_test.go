@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -133,6 +135,34 @@ func TestKillSwitchRequestValidation(t *testing.T) {
 		srv.ServeHTTP(rec, req)
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+}
+
+// failingKill fails every Set with err.
+type failingKill struct{ err error }
+
+func (f failingKill) Set(context.Context, string, bool, string, string) error { return f.err }
+func (f failingKill) List(context.Context) ([]Switch, error)                  { return nil, nil }
+
+// A store error says the outcome is unknown (503); a change that took
+// effect but was not saved says exactly that (500).
+func TestKillSwitchStoreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		says string
+	}{
+		{errors.New("redis: i/o timeout"), http.StatusServiceUnavailable, "outcome unknown"},
+		{fmt.Errorf("%w: disk full", ErrNotKept), http.StatusInternalServerError, "took effect but will not survive a restart"},
+	} {
+		srv := New(Deps{Ready: readiness{}, KillSwitch: failingKill{tc.err}}, testTokens())
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("PUT", "/api/v1/killswitch", strings.NewReader(`{"scope":"all"}`))
+		req.Header.Set("Authorization", "Bearer admin-tok")
+		srv.ServeHTTP(rec, req)
+		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.says) {
+			t.Errorf("%v: %d %s; want %d saying %q", tc.err, rec.Code, rec.Body, tc.code, tc.says)
 		}
 	}
 }

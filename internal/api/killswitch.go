@@ -30,6 +30,10 @@ type KillSwitches interface {
 // ErrBadScope marks a scope that is none of all, agent:NAME, connector:NAME.
 var ErrBadScope = errors.New("invalid kill switch scope")
 
+// ErrNotKept marks a change that took effect but will not survive a restart
+// of the gateway (the embedded Redis could not save it).
+var ErrNotKept = errors.New("kill switch not kept across restarts")
+
 type killSwitchHandler struct{ k KillSwitches }
 
 func (h killSwitchHandler) list(w http.ResponseWriter, r *http.Request, _ Principal) {
@@ -75,6 +79,10 @@ func (h killSwitchHandler) set(on bool) authFunc {
 		if err := h.k.Set(r.Context(), req.Scope, on, req.Reason, who); err != nil {
 			if errors.Is(err, ErrBadScope) {
 				writeError(w, http.StatusBadRequest, "scope: "+err.Error())
+				return
+			}
+			if errors.Is(err, ErrNotKept) {
+				writeError(w, http.StatusInternalServerError, "the change took effect but will not survive a restart: "+err.Error())
 				return
 			}
 			// The store may or may not have applied it: say so.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"github.com/agnivade/levenshtein"
 	"fmt"
 	"reflect"
 	"sort"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -275,4 +275,3 @@ func suggest(got string, known []string) string {
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
-

@@ -22,9 +22,14 @@ type state struct {
 	nonces    *redis.Nonces
 }
 
+// killSwitchFile, in the state dir, keeps the embedded Redis's kill
+// switches across restarts (a shared Redis keeps its own).
+const killSwitchFile = "killswitches.json"
+
 func openState(ctx context.Context, c config.Redis, approvalTimeout time.Duration, g *gateway) (*state, error) {
 	o := redis.Options{URL: c.URL, Cluster: c.Cluster, Username: c.Username, Password: c.Password,
-		DialTimeout: c.DialTimeout, OpTimeout: c.OpTimeout}
+		DialTimeout: c.DialTimeout, OpTimeout: c.OpTimeout,
+		KeepFile: g.dir.Path(killSwitchFile)}
 	if c.SentinelMaster != "" {
 		o.Sentinel = &redis.SentinelOptions{MasterName: c.SentinelMaster, Addrs: c.SentinelAddrs,
 			Username: c.SentinelUsername, Password: c.SentinelPassword}
@@ -87,6 +92,9 @@ func (a apiKillSwitch) Set(ctx context.Context, scope string, on bool, reason, w
 	err := a.k.Set(ctx, scope, on, reason, who)
 	if errors.Is(err, redis.ErrInvalidScope) {
 		return fmt.Errorf("%w: %q (want all, agent:NAME or connector:NAME)", api.ErrBadScope, scope)
+	}
+	if errors.Is(err, redis.ErrNotKept) {
+		return fmt.Errorf("%w: %w", api.ErrNotKept, err)
 	}
 	return err
 }

@@ -23,14 +23,18 @@
 //     stops matching turns a deny into an allow.
 //   - Rego is the source of truth. The Go action index only narrows which
 //     rules Rego evaluates; every Rego rule re-checks its own actions, so an
-//     over-broad index costs time, never correctness. Evaluate runs the body
-//     of the module's decision rule as one prepared query over the candidate
-//     rules, and then only checks OPA's answer for consistency (every hit a
-//     real rule with its real effect, the winner the strongest and first);
-//     an answer that fails the check is a policy_error. An index that missed
-//     a rule would be a bug: the differential fuzz test compares Evaluate
-//     with OPA evaluating the whole module, as stock OPA would, and with a
-//     direct Go evaluator of the YAML semantics.
+//     over-broad index costs time, never correctness. For each action,
+//     Evaluate compiles once a query that inlines the candidate rules' own
+//     bodies, as OPA compiled them in the module (hit_i = [effect | body_i]),
+//     so OPA decides every condition; Go checks each reported effect against
+//     the rule's and applies the combination (strongest effect, first in file
+//     order). Anything unexpected is a policy_error. Should a plan's inlined
+//     query fail to build, the body of the module's decision rule runs over
+//     the candidates instead (same answer, about twice the cost). An index
+//     that missed a rule would be a bug: the differential fuzz test compares
+//     Evaluate with OPA evaluating the whole module through its decision
+//     rule, as stock OPA would, with that fallback query, and with a direct Go
+//     evaluator of the YAML semantics.
 //   - The decision cache is keyed by the exact canonical bytes of the input
 //     fields the candidate rules can read, and Rego is handed only those
 //     fields, so a decision is by construction a function of its key. Keys are

@@ -11,7 +11,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// fastQuery is the module's decision rule inlined and restricted to the
+// fastQuery, the fallback of plans without an inlined query (inline.go),
+// is the module's decision rule inlined and restricted to the
 // candidate rules: the same hits, and the winner that rule takes,
 // [min(hits)], or [] when no rule holds. Inlining saves evaluating five
 // virtual documents per request; stock OPA runs the decision rule itself, and
@@ -81,7 +82,11 @@ func (s *Set) Evaluate(ctx context.Context, in Input) (d Decision) {
 			return d
 		}
 	}
-	d = s.evalRego(ctx, p, vals)
+	if p.query != nil {
+		d = s.evalInline(ctx, p, vals)
+	} else {
+		d = s.evalRego(ctx, p, vals)
+	}
 	if cacheable && d.Reason != ReasonPolicyError {
 		s.decisions.put(string(key), d)
 	}
@@ -232,6 +237,22 @@ func (s *Set) fromHits(hits *ast.Array, winner *ast.Term) (Decision, error) {
 		return Decision{}, fmt.Errorf("winner %v is not the first hit of the strongest effect", winner)
 	}
 	slices.Sort(ords)
+	return s.fromOrdinals(ords), nil
+}
+
+// fromOrdinals is the decision when exactly the rules ords hold (ordinals
+// in file order, ascending, no duplicates): the strongest effect decides, the
+// first rule in file order among equals; no rule denies by default.
+func (s *Set) fromOrdinals(ords []int) Decision {
+	if len(ords) == 0 {
+		return defaultDeny
+	}
+	best := ords[0]
+	for _, ord := range ords[1:] {
+		if s.rules[ord].effect < s.rules[best].effect {
+			best = ord
+		}
+	}
 	d := Decision{Effect: s.rules[best].effect, Rule: &s.refs[best], Matched: make([]RuleRef, len(ords))}
 	for i, ord := range ords {
 		d.Matched[i] = s.refs[ord]
@@ -239,7 +260,7 @@ func (s *Set) fromHits(hits *ast.Array, winner *ast.Term) (Decision, error) {
 	if d.Effect == Deny {
 		d.Reason = ReasonPolicyDeny
 	}
-	return d, nil
+	return d
 }
 
 // decisionOf converts the module's decision document ({effect, rule,

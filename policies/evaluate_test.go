@@ -174,6 +174,11 @@ func TestEvaluate(t *testing.T) {
 	if len(tests) < 60 {
 		t.Errorf("got %d cases, want at least 60", len(tests))
 	}
+	for name, s := range sets {
+		if n := s.genericPlans.Load(); n != 0 {
+			t.Errorf("%s: %d plans fell back to the generic query", name, n)
+		}
+	}
 }
 
 func TestEvaluateListsEveryMatchedRuleInFileOrder(t *testing.T) {

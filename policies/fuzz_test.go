@@ -8,10 +8,12 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// FuzzDifferential checks three implementations of the YAML semantics
+// FuzzDifferential checks four implementations of the YAML semantics
 // against each other on random rules and inputs: Evaluate (action index,
-// projected input, cache, OPA on the candidate rules), OPA evaluating every
-// rule of the module on the full input, and the direct Go evaluator.
+// projected input, cache, OPA on the candidate rules' inlined bodies), the
+// generic candidates query (Evaluate's fallback), OPA evaluating every rule
+// of the module through its decision rule on the full input, and the direct
+// Go evaluator.
 //
 //	go test -run '^$' -fuzz FuzzDifferential -fuzztime 20s ./policies/
 func FuzzDifferential(f *testing.F) {
@@ -42,6 +44,9 @@ func FuzzDifferential(f *testing.F) {
 func agree(t *testing.T, s *Set, in Input, src string) {
 	t.Helper()
 	fast := s.Evaluate(t.Context(), in)
+	if n := s.genericPlans.Load(); n != 0 {
+		t.Fatalf("%d plans fell back to the generic query\npolicy:\n%s", n, src)
+	}
 	direct, err := s.decideDirect(in)
 	if err != nil {
 		t.Fatalf("direct evaluator: %v", err)
@@ -50,12 +55,32 @@ func agree(t *testing.T, s *Set, in Input, src string) {
 	if err != nil {
 		t.Fatalf("full evaluation: %v", err)
 	}
-	for name, d := range map[string]Decision{"direct": direct, "full OPA": full} {
+	generic := s.evaluateGeneric(t, in)
+	for name, d := range map[string]Decision{"direct": direct, "full OPA": full, "generic query": generic} {
 		if d.Effect != fast.Effect || ruleName(d) != ruleName(fast) || d.Reason != fast.Reason || !slices.Equal(d.Matched, fast.Matched) {
 			t.Fatalf("disagreement on input %+v\npolicy:\n%s\nEvaluate: %s matched %v (err %v)\n%s: %s matched %v\nRego:\n%s",
 				in, src, DescribeDecision(fast), fast.Matched, fast.Err, name, DescribeDecision(d), d.Matched, s.Rego())
 		}
 	}
+}
+
+// evaluateGeneric decides in with the generic candidates query, the
+// fallback of plans whose inlined query cannot be built, bypassing the cache.
+func (s *Set) evaluateGeneric(t *testing.T, in Input) Decision {
+	f := newFacts(&in)
+	p := s.plan(f.fixed("action"))
+	if len(p.candidates) == 0 {
+		return defaultDeny
+	}
+	var vals []fieldValue
+	for _, path := range p.fields {
+		v, present, err := f.get(path)
+		if err != nil {
+			return errorDecision(err)
+		}
+		vals = append(vals, fieldValue{v, present})
+	}
+	return s.evalRego(t.Context(), p, vals)
 }
 
 // evaluateAll runs the decision query on the full input without candidates,

@@ -102,6 +102,12 @@ type plan struct {
 	// of another. Rego sees only these, and the cache key holds exactly
 	// these, which is why a cached decision is a function of its key.
 	fields [][]string
+
+	// query, when not nil, is the candidates' own compiled Rego bodies
+	// inlined (see inlineQuery), hit[i] the variable that holds candidate
+	// i's effect when its body holds.
+	query ast.Body
+	hit   []ast.Var
 }
 
 // plan returns the cached plan for action, building it on first use.
@@ -124,6 +130,12 @@ func (s *Set) plan(action string) *plan {
 	}
 	p.candTerm = ast.ArrayTerm(ids...)
 	p.fields = minimalPaths(reads)
+	if len(p.candidates) > 0 { // none: Evaluate denies by default, no query
+		var err error
+		if p.query, p.hit, err = s.inlineQuery(p.candidates); err != nil {
+			s.genericPlans.Add(1) // the generic query decides instead: same semantics
+		}
+	}
 	s.plans.put(action, p)
 	return p
 }

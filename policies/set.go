@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -47,6 +48,11 @@ type Set struct {
 
 	plans     *boundedCache[*plan]
 	decisions *boundedCache[Decision]
+
+	// genericPlans counts plans that fell back to the generic query because
+	// their inlined one could not be built: the same decisions, twice the
+	// cost. Tests hold it at zero.
+	genericPlans *atomic.Int64
 }
 
 type ruleID struct{ policy, rule string }
@@ -182,6 +188,7 @@ func compile(files []string, pols []*policy) (*Set, error) {
 	})
 	s.index = newActionIndex(s.rules)
 	s.plans = newBoundedCache[*plan](planCacheSize)
+	s.genericPlans = new(atomic.Int64)
 	s.decisions = newBoundedCache[Decision](decisionCacheSize)
 	return s, nil
 }

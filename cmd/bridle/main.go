@@ -15,6 +15,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRootCmd(ctx, os.Getenv).Execute()
+	atExit()
 	var exit exitCode
 	if errors.As(err, &exit) {
 		os.Exit(int(exit))
@@ -24,6 +25,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// atExit runs before the process exits; the pprof build sets it
+// (profile.go).
+var atExit = func() {}
 
 // exitCode is returned by commands that exit non-zero after printing their
 // own explanation.

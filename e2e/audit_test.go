@@ -52,6 +52,11 @@ func TestDecisionsAreRecordedWithoutSecrets(t *testing.T) {
 		t.Errorf("%d records, want the CONNECT, the request and the plain deny", len(page.Records))
 	}
 	logs := []byte(g.out.String())
+	for _, id := range []string{allowID, denyID} { // written by the stop, if held back
+		if !bytes.Contains(logs, []byte("decision_id="+id)) {
+			t.Errorf("no decision line %s in bridle's log, so the check below proves nothing", id)
+		}
+	}
 	if envoyLog, err := os.ReadFile(filepath.Join(g.dir, ".bridle", "envoy.log")); err == nil {
 		logs = append(logs, envoyLog...)
 	}

@@ -61,6 +61,7 @@ func TestTrafficAPILogsAndMetrics(t *testing.T) {
 	if !agents[g.agent] || !agents[""] {
 		t.Errorf("operator sees agents %v, want the agent's and the unauthenticated request", agents)
 	}
+	opBody := body
 	status, body = g.apiGet(t, g.token, "/api/v1/traffic")
 	json.Unmarshal([]byte(body), &page)
 	if status != 200 || len(page.Records) == 0 {
@@ -87,11 +88,28 @@ func TestTrafficAPILogsAndMetrics(t *testing.T) {
 	}
 
 	status, metrics := g.apiGet(t, "", "/metrics")
-	if status != 200 || !strings.Contains(metrics, `bridle_decisions_total{connector="github",decision="allow"`) ||
-		!strings.Contains(metrics, "bridle_check_duration_seconds_bucket") || !strings.Contains(metrics, "bridle_audit_queue_depth") {
-		t.Errorf("metrics: %d\n%.2000s", status, metrics)
+	for _, want := range []string{
+		`bridle_decisions_total{connector="github",decision="allow",phase="request",reason="allowed"} 1`,
+		`bridle_decisions_total{connector="",decision="deny",phase="plain",reason="unauthenticated"} 1`,
+		"bridle_check_duration_seconds_bucket", "bridle_policy_eval_duration_seconds_count 1",
+		"bridle_store_duration_seconds_count 1", "\nbridle_audit_queue_depth 0", "\nbridle_audit_dropped_total 0",
+		"\nbridle_approvals_pending 0", "\nbridle_kill_switches_on 0",
+	} {
+		if status != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("metrics (%d) lack %q:\n%.3000s", status, want, metrics)
+		}
 	}
-	for _, text := range []string{body, logs, metrics} {
+	// The kill switch gauge says what Redis holds, for every replica.
+	g.bridleCLI(t, "killswitch", "on", "--agent", g.agent, "--reason", "metrics test")
+	g.bridleCLI(t, "killswitch", "on", "--connector", "github", "--reason", "metrics test")
+	if _, m := g.apiGet(t, "", "/metrics"); !strings.Contains(m, "\nbridle_kill_switches_on 2") {
+		t.Errorf("two kill switches on, metrics say:\n%.3000s", m)
+	}
+	g.bridleCLI(t, "killswitch", "off", "--agent", g.agent)
+	if _, m := g.apiGet(t, "", "/metrics"); !strings.Contains(m, "\nbridle_kill_switches_on 1") {
+		t.Errorf("one kill switch on, metrics say:\n%.3000s", m)
+	}
+	for _, text := range []string{opBody, body, logs, metrics} {
 		for _, secret := range []string{canary, g.token, secretCredential} {
 			if strings.Contains(text, secret) {
 				t.Errorf("a secret (%.8s…) appears in an API answer, the logs or the metrics", secret)

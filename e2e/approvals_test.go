@@ -118,6 +118,7 @@ func TestPendingThenApprovedIsHonouredOnce(t *testing.T) {
 	if r.status != 429 || r.reason != "approval_pending" || r.approval == "" || r.retry == "" {
 		t.Fatalf("first attempt: %+v", r)
 	}
+	approved := time.Now()
 	g.bridleCLI(t, "approvals", "approve", r.approval)
 	if r := g.merge(t, c, nil); r.status != 200 {
 		t.Errorf("retry after approval: %+v", r)
@@ -127,6 +128,29 @@ func TestPendingThenApprovedIsHonouredOnce(t *testing.T) {
 	}
 	if len(up.Seen()) != 1 {
 		t.Errorf("upstream saw %d merges, want 1", len(up.Seen()))
+	}
+	// The audit record of the merge that went through names who approved
+	// it and when.
+	var page struct {
+		Records []struct {
+			Reason, Approver string
+			ApprovedAt       time.Time `json:"approved_at"`
+		}
+	}
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); len(page.Records) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, body = g.apiGet(t, g.operatorToken(t), "/api/v1/traffic?action=github.pr.merge&decision=allow")
+		json.Unmarshal([]byte(body), &page) // the writer stores records in batches
+	}
+	if len(page.Records) != 1 {
+		t.Fatalf("allowed merges in the audit log: %s", body)
+	}
+	rec := page.Records[0]
+	if rec.Reason != "allowed" || rec.Approver == "" || rec.ApprovedAt.Before(approved.Add(-time.Second)) || rec.ApprovedAt.After(time.Now()) {
+		t.Errorf("audit record of the approved merge: %+v (approved at about %v)", rec, approved)
+	}
+	if out := g.bridleCLI(t, "logs", "--action", "github.pr.merge", "--decision", "allow"); !strings.Contains(out, "approved by "+rec.Approver) {
+		t.Errorf("bridle logs does not say who approved:\n%s", out)
 	}
 }
 

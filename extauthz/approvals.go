@@ -20,12 +20,19 @@ const (
 	ApprovalExpired  = "expired"
 )
 
+// Grant is the approval a request used: who approved it and when. The
+// audit record keeps both.
+type Grant struct {
+	Approver   string
+	ApprovedAt time.Time
+}
+
 // ApprovalStore keeps approvals where every replica sees them. Every
 // method returns an error when it cannot answer; the caller denies.
 type ApprovalStore interface {
 	// Consume turns an approved, unused approval for exactly this agent
-	// and action into used, once; it reports who approved.
-	Consume(ctx context.Context, agent, specHash string) (approver string, ok bool, err error)
+	// and action into used, once; it reports who approved, and when.
+	Consume(ctx context.Context, agent, specHash string) (g Grant, ok bool, err error)
 	// Lookup reports a recent denial or expiry of this agent's action.
 	Lookup(ctx context.Context, agent, specHash string) (state string, found bool, err error)
 	// Create opens an approval, or returns the pending one for this agent
@@ -72,11 +79,11 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 		d.Reason = ReasonStoreUnavailable // miswired: fail closed
 		return false
 	}
-	if approver, ok, err := s.approvals.Consume(ctx, d.Agent, hash); err != nil {
+	if g, ok, err := s.approvals.Consume(ctx, d.Agent, hash); err != nil {
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
 		return false
 	} else if ok {
-		d.Approver = approver
+		d.Approver, d.ApprovedAt = g.Approver, g.ApprovedAt
 		return true
 	}
 	switch state, found, err := s.approvals.Lookup(ctx, d.Agent, hash); {
@@ -107,7 +114,7 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 	state, err := s.approvals.Wait(hold, id)
 	switch {
 	case state == ApprovalApproved:
-		approver, ok, err := s.approvals.Consume(ctx, d.Agent, hash)
+		g, ok, err := s.approvals.Consume(ctx, d.Agent, hash)
 		if err != nil {
 			d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
 			return false
@@ -116,7 +123,7 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 			d.Reason, d.RetryAfter = ReasonApprovalPending, time.Second
 			return false
 		}
-		d.Approver = approver
+		d.Approver, d.ApprovedAt = g.Approver, g.ApprovedAt
 		return true
 	case state == ApprovalDenied:
 		d.Reason = ReasonApprovalDenied

@@ -20,18 +20,24 @@ type fakeApprovals struct {
 	waited    chan struct{}
 }
 
-func (f *fakeApprovals) Consume(context.Context, string, string) (string, bool, error) {
+// approvedAt is when the fake store's approvals were given.
+var approvedAt = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
+
+func (f *fakeApprovals) Consume(context.Context, string, string) (Grant, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
-		return "", false, f.err
+		return Grant{}, false, f.err
 	}
 	if len(f.consumeOK) == 0 {
-		return "", false, nil
+		return Grant{}, false, nil
 	}
 	ok := f.consumeOK[0]
 	f.consumeOK = f.consumeOK[1:]
-	return "member:mo", ok, nil
+	if !ok {
+		return Grant{}, false, nil
+	}
+	return Grant{Approver: "member:mo", ApprovedAt: approvedAt}, true, nil
 }
 
 func (f *fakeApprovals) Lookup(context.Context, string, string) (string, bool, error) {
@@ -96,28 +102,41 @@ func TestRequireApproval(t *testing.T) {
 		status    int
 		reason    string
 		approval  string
+		approver  string // in the audit record of an allowed action
 	}{
-		{"a valid decision token lets the action through once", &fakeApprovals{}, fakeTokens{}, map[string]string{headerDecisionToken: "jwt"}, 0, "", ""},
-		{"a replayed decision token is refused", &fakeApprovals{}, fakeTokens{err: ErrTokenReplayed}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_replayed", ""},
-		{"a forged decision token is refused", &fakeApprovals{}, fakeTokens{err: errors.New("bad signature")}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_invalid", ""},
-		{"a token check without the nonce store is a 503", &fakeApprovals{}, fakeTokens{err: ErrStore}, map[string]string{headerDecisionToken: "jwt"}, 503, "store_unavailable", ""},
-		{"an approval given earlier is used once", &fakeApprovals{consumeOK: []bool{true}}, nil, nil, 0, "", ""},
-		{"a denied approval is refused", &fakeApprovals{lookup: "denied"}, nil, nil, 403, "approval_denied", ""},
-		{"an expired approval is a timeout", &fakeApprovals{lookup: "expired"}, nil, nil, 408, "approval_timeout", ""},
-		{"approved during the hold goes through", &fakeApprovals{consumeOK: []bool{false, true}, waitState: "approved"}, nil, nil, 0, "", ""},
-		{"denied during the hold is refused", &fakeApprovals{waitState: "denied"}, nil, nil, 403, "approval_denied", "apr_test"},
-		{"expired during the hold is a timeout", &fakeApprovals{waitState: "expired"}, nil, nil, 408, "approval_timeout", "apr_test"},
-		{"undecided at the end of the hold is pending", &fakeApprovals{}, nil, nil, 429, "approval_pending", "apr_test"},
-		{"a store that fails denies with 503", &fakeApprovals{err: storeDown}, nil, nil, 503, "store_unavailable", ""},
+		{"a valid decision token lets the action through once", &fakeApprovals{}, fakeTokens{}, map[string]string{headerDecisionToken: "jwt"}, 0, "", "", "decision-token"},
+		{"a replayed decision token is refused", &fakeApprovals{}, fakeTokens{err: ErrTokenReplayed}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_replayed", "", ""},
+		{"a forged decision token is refused", &fakeApprovals{}, fakeTokens{err: errors.New("bad signature")}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_invalid", "", ""},
+		{"a token check without the nonce store is a 503", &fakeApprovals{}, fakeTokens{err: ErrStore}, map[string]string{headerDecisionToken: "jwt"}, 503, "store_unavailable", "", ""},
+		{"an approval given earlier is used once", &fakeApprovals{consumeOK: []bool{true}}, nil, nil, 0, "", "", "member:mo"},
+		{"a denied approval is refused", &fakeApprovals{lookup: "denied"}, nil, nil, 403, "approval_denied", "", ""},
+		{"an expired approval is a timeout", &fakeApprovals{lookup: "expired"}, nil, nil, 408, "approval_timeout", "", ""},
+		{"approved during the hold goes through", &fakeApprovals{consumeOK: []bool{false, true}, waitState: "approved"}, nil, nil, 0, "", "", "member:mo"},
+		{"denied during the hold is refused", &fakeApprovals{waitState: "denied"}, nil, nil, 403, "approval_denied", "apr_test", ""},
+		{"expired during the hold is a timeout", &fakeApprovals{waitState: "expired"}, nil, nil, 408, "approval_timeout", "apr_test", ""},
+		{"undecided at the end of the hold is pending", &fakeApprovals{}, nil, nil, 429, "approval_pending", "apr_test", ""},
+		{"a store that fails denies with 503", &fakeApprovals{err: storeDown}, nil, nil, 503, "store_unavailable", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+			rec := &fakeRecorder{}
+			s := New(Deps{Log: slog.New(slog.DiscardHandler), Recorder: rec, Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
 				Approvals: tc.approvals, Tokens: tc.tokens, Hold: 50 * time.Millisecond})
 			_, check := runMerge(t, s, tc.headers)
 			status, reason, approval := check()
 			if status != tc.status || reason != tc.reason || approval != tc.approval {
 				t.Errorf("got %d %q %q, want %d %q %q", status, reason, approval, tc.status, tc.reason, tc.approval)
+			}
+			if len(rec.got) != 1 {
+				t.Fatalf("%d audit records, want 1", len(rec.got))
+			}
+			r := rec.got[0]
+			wantAt := time.Time{}
+			if tc.approver == "member:mo" {
+				wantAt = approvedAt
+			}
+			if r.Approver != tc.approver || !r.ApprovedAt.Equal(wantAt) {
+				t.Errorf("audit record approver %q at %v, want %q at %v", r.Approver, r.ApprovedAt, tc.approver, wantAt)
 			}
 		})
 	}

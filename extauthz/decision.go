@@ -106,8 +106,11 @@ type Decision struct {
 	RetryAfter time.Duration
 	// ApprovalID names the approval a held or pending request waits on.
 	ApprovalID string
-	// Approver is who let a require_approval action through.
-	Approver string
+	// Approver is who let a require_approval action through, and
+	// ApprovedAt when (zero for a decision token: its approval, if any, was
+	// recorded when the token was issued).
+	Approver   string
+	ApprovedAt time.Time
 	// bridleHeaders are the x-bridle-* headers the request carries, in
 	// bridleBuf unless there are more than it holds (Envoy sets two).
 	bridleHeaders []string

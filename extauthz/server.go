@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/bridle-gw/bridle/internal/connectors"
+	"github.com/bridle-gw/bridle/internal/redact"
 	"github.com/bridle-gw/bridle/policies"
 )
 
@@ -112,6 +113,10 @@ type Record struct {
 	Status                                                    int // the deny status; 0 on allow
 	Method, Host, Path                                        string
 	Headers                                                   map[string]string
+	// Approver and ApprovedAt: the approval an allowed require_approval
+	// action used (Decision.Approver).
+	Approver   string
+	ApprovedAt time.Time
 }
 
 // New returns a server that denies everything (503) until Swap gives it a
@@ -169,8 +174,9 @@ func (s *Server) record(now time.Time, in request, d *Decision) {
 	}
 	r := Record{
 		Time: now, DecisionID: d.ID, Phase: d.Phase, Agent: d.Agent, Connector: d.Connector,
-		Action: d.Action, Rule: d.Rule, Allow: d.Allow,
+		Action: d.Action, Rule: d.Rule, Allow: d.Allow, Reason: ReasonAllowed,
 		Method: in.method, Host: in.host, Path: in.path, Headers: in.headers,
+		Approver: d.Approver, ApprovedAt: d.ApprovedAt,
 	}
 	if !d.Allow {
 		r.Reason, r.Status = d.reason(), d.Status()
@@ -368,7 +374,11 @@ func (s *Server) logDecision(in request, d *Decision) {
 	} else if d.Status() >= 500 {
 		level = slog.LevelError
 	}
-	path, _, _ := strings.Cut(in.path, "?") // query values may be secrets
+	// Query values may be secrets: the line keeps none of them (the audit
+	// record keeps the harmless ones); sensitive matrix parameters
+	// (";jsessionid=") are redacted as in the audit record.
+	path, _, _ := strings.Cut(in.path, "?")
+	path = redact.Path(path)
 	s.log.LogAttrs(context.Background(), level, "decision",
 		slog.String(LogDecisionID, d.ID),
 		slog.String(LogPhase, d.Phase),

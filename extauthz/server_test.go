@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -278,23 +279,32 @@ func TestCheckFailsClosed(t *testing.T) {
 // query string.
 func TestDecisionLogLine(t *testing.T) {
 	var buf bytes.Buffer
-	s := newTestServer(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	limiter := &fakeLimiter{}
+	s := New(Deps{Log: slog.New(slog.NewJSONHandler(&buf, nil)), Limiter: limiter, KillSwitch: &fakeKill{}})
 	s.Swap(testSnapshot())
-	s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com",
-		headers: map[string]string{"proxy-authorization": basic("demo:" + demoToken)}}))
+	auth := map[string]string{"proxy-authorization": basic("demo:" + demoToken)}
+	s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com", headers: auth}))
 	s.Check(t.Context(), checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com"}))
+	matrix := checkRequest(checkCase{phase: "plain", ctx: gh, method: "GET", host: "api.github.com", headers: auth})
+	matrix.Attributes.Request.Http.Path = "/repos/a/b;jsessionid=SESSIONCANARY;v=2?token=secret"
+	limiter.err = errors.New("redis down")
+	s.Check(t.Context(), matrix)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d log lines, want 2:\n%s", len(lines), buf.String())
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want 3:\n%s", len(lines), buf.String())
 	}
-	for i, want := range []struct{ level, decision, reason string }{{"INFO", "allow", "allowed"}, {"WARN", "deny", "unauthenticated"}} {
+	for i, want := range []struct{ level, decision, reason, path string }{
+		{"INFO", "allow", "allowed", "/repos/a/b"},
+		{"WARN", "deny", "unauthenticated", "/repos/a/b"},
+		{"ERROR", "deny", "store_unavailable", "/repos/a/b;jsessionid=REDACTED"}, // an internal error; a sensitive value runs to the next /
+	} {
 		var m map[string]any
 		json.Unmarshal([]byte(lines[i]), &m)
-		if m["level"] != want.level || m[LogDecision] != want.decision || m[LogReason] != want.reason || m[LogPath] != "/repos/a/b" || len(m[LogDecisionID].(string)) != 32 {
+		if m["level"] != want.level || m[LogDecision] != want.decision || m[LogReason] != want.reason || m[LogPath] != want.path || len(m[LogDecisionID].(string)) != 32 {
 			t.Errorf("line %d: %v", i, m)
 		}
 	}
-	for _, secret := range []string{demoToken, "ghp_real_credential", "token=secret"} {
+	for _, secret := range []string{demoToken, "ghp_real_credential", "token=secret", "SESSIONCANARY"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log contains %q", secret)
 		}
@@ -333,7 +343,7 @@ func TestEveryDecisionIsRecorded(t *testing.T) {
 		t.Fatalf("%d records, want 2", len(rec.got))
 	}
 	a, d := rec.got[0], rec.got[1]
-	if !a.Allow || a.Status != 0 || a.DecisionID != allow.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue() || a.Action != "github.repo.get" {
+	if !a.Allow || a.Status != 0 || a.Reason != "allowed" || a.DecisionID != allow.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue() || a.Action != "github.repo.get" {
 		t.Errorf("allow record %+v", a)
 	}
 	if d.Allow || d.Status != 407 || d.Reason != "unauthenticated" || d.DecisionID != deny.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue() {

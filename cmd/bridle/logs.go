@@ -64,7 +64,7 @@ func newLogsCmd() *cobra.Command {
 	f.StringVar(&agent, "agent", "", "only this agent")
 	f.StringVar(&connector, "connector", "", "only this connector")
 	f.StringVar(&action, "action", "", "only this action (a trailing * matches a prefix)")
-	f.StringVar(&decision, "decision", "", "allow, deny or require_approval")
+	f.StringVar(&decision, "decision", "", "allow or deny (a held or pending request is a deny)")
 	f.StringVar(&since, "since", "", "RFC 3339 time or a duration ago (15m)")
 	f.IntVar(&limit, "limit", 50, "how many to show (at most 1000)")
 	return cmd
@@ -100,6 +100,12 @@ func printTraffic(w io.Writer, rs []api.TrafficRecord, header bool) {
 		why := r.Reason
 		if r.Rule != "" {
 			why += " (" + r.Rule + ")"
+		}
+		if r.Approver != "" {
+			why += ", approved by " + r.Approver
+			if !r.ApprovedAt.IsZero() {
+				why += " at " + r.ApprovedAt.Local().Format("15:04:05")
+			}
 		}
 		status, latency := "-", "-"
 		if r.Status != 0 {

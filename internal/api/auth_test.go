@@ -114,7 +114,7 @@ func TestTrafficIsScopedForAgents(t *testing.T) {
 	if rec := get("viewer-tok", "/api/v1/traffic?agent=other&decision=deny&since=15m"); rec.Code != 200 || traffic.got.Agent != "other" || traffic.got.Decision != "deny" || traffic.got.Since.IsZero() {
 		t.Errorf("operator filter %+v (%d)", traffic.got, rec.Code)
 	}
-	for _, bad := range []string{"?limit=0", "?since=yesterday", "?bogus=1"} {
+	for _, bad := range []string{"?limit=0", "?since=yesterday", "?bogus=1", "?decision=require_approval", "?decision=ALLOW"} {
 		if rec := get("viewer-tok", "/api/v1/traffic"+bad); rec.Code != 400 {
 			t.Errorf("%s: %d, want 400", bad, rec.Code)
 		}

@@ -30,9 +30,18 @@ type TrafficRecord struct {
 	Method     string    `json:"method"`
 	Host       string    `json:"host"`
 	Path       string    `json:"path"` // sensitive query values redacted
-	Status     int       `json:"status,omitempty"`
-	DurationMS float64   `json:"duration_ms,omitempty"`
+	// The only request headers kept.
+	ContentType string `json:"content_type,omitempty"`
+	UserAgent   string `json:"user_agent,omitempty"`
+	// From Envoy's access log, once joined: the upstream's status, the
+	// request's duration and body bytes each way.
+	Status        int     `json:"status,omitempty"`
+	DurationMS    float64 `json:"duration_ms,omitempty"`
+	BytesReceived int64   `json:"bytes_received,omitempty"`
+	BytesSent     int64   `json:"bytes_sent,omitempty"`
+	// Who approved a require_approval action, and when.
 	Approver   string    `json:"approver,omitempty"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
 }
 
 type trafficHandler struct{ log TrafficLog }
@@ -49,6 +58,14 @@ func (h trafficHandler) list(w http.ResponseWriter, r *http.Request, p Principal
 			writeError(w, http.StatusBadRequest, "unknown parameter "+strconv.Quote(k))
 			return
 		}
+	}
+	switch d := q.Get("decision"); d {
+	case "", audit.DecisionAllow, audit.DecisionDeny:
+	default:
+		// A held or approval-pending request is a deny until it is let
+		// through; a filter that can match nothing is a mistake to report.
+		writeError(w, http.StatusBadRequest, "decision: want allow or deny, not "+strconv.Quote(d))
+		return
 	}
 	f := audit.Filter{Agent: q.Get("agent"), Connector: q.Get("connector"), Action: q.Get("action"), Decision: q.Get("decision"), Cursor: q.Get("cursor")}
 	if p.Agent {
@@ -91,8 +108,9 @@ func (h trafficHandler) list(w http.ResponseWriter, r *http.Request, p Principal
 	for i, rec := range page.Records {
 		out[i] = TrafficRecord{Time: rec.Time, DecisionID: rec.DecisionID, Phase: rec.Phase, Agent: rec.Agent,
 			Connector: rec.Connector, Action: rec.Action, Decision: rec.Decision, Reason: rec.Reason, Rule: rec.Rule,
-			Method: rec.Method, Host: rec.Host, Path: rec.Path, Status: rec.Status,
-			DurationMS: float64(rec.Duration.Microseconds()) / 1000, Approver: rec.Approver}
+			Method: rec.Method, Host: rec.Host, Path: rec.Path, ContentType: rec.ContentType, UserAgent: rec.UserAgent,
+			Status: rec.Status, DurationMS: float64(rec.Duration.Microseconds()) / 1000,
+			BytesReceived: rec.BytesReceived, BytesSent: rec.BytesSent, Approver: rec.Approver, ApprovedAt: rec.ApprovedAt}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": out, "next_cursor": page.NextCursor})
 }

@@ -22,7 +22,7 @@
 // Only metadata is stored (DESIGN §4 invariant 6). Record has no field for
 // bodies, credentials, authorization, cookies or arbitrary headers; request
 // headers are copied from an allowlist (SetHeaders), and query and matrix
-// parameter values whose names look sensitive are replaced (RedactPath)
+// parameter values whose names look sensitive are replaced (redact.Path)
 // before a path reaches the database.
 //
 // Retention deletes records and responses older than RetentionDays (Cleanup,

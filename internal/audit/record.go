@@ -3,6 +3,8 @@ package audit
 import (
 	"strings"
 	"time"
+
+	"github.com/bridle-gw/bridle/internal/redact"
 )
 
 // Phases of a decision (DESIGN §2).
@@ -40,7 +42,7 @@ type Record struct {
 	Method string
 	Host   string
 	// Path is the request path with its query. It is passed through
-	// RedactPath before it is stored, whatever the caller did.
+	// redact.Path before it is stored, whatever the caller did.
 	Path string
 	// ContentType and UserAgent are the only request headers kept besides
 	// the host; see SetHeaders.
@@ -111,7 +113,7 @@ func (r Record) sanitized() Record {
 		*s = clip(*s, maxNameLen)
 	}
 	r.Host = clip(r.Host, maxHostLen)
-	r.Path = clip(RedactPath(r.Path), maxPathLen)
+	r.Path = clip(redact.Path(r.Path), maxPathLen)
 	r.ContentType = clip(r.ContentType, maxValueLen)
 	r.UserAgent = clip(r.UserAgent, maxValueLen)
 	return r

@@ -42,9 +42,9 @@ type approvalsAdapter struct {
 
 var _ extauthz.ApprovalStore = approvalsAdapter{}
 
-func (x approvalsAdapter) Consume(ctx context.Context, agent, hash string) (string, bool, error) {
+func (x approvalsAdapter) Consume(ctx context.Context, agent, hash string) (extauthz.Grant, bool, error) {
 	ap, ok, err := x.a.Consume(ctx, agent, hash)
-	return ap.Decider, ok, err
+	return extauthz.Grant{Approver: ap.Decider, ApprovedAt: ap.DecidedAt}, ok, err
 }
 
 func (x approvalsAdapter) Lookup(ctx context.Context, agent, hash string) (string, bool, error) {

@@ -42,6 +42,7 @@ func (a *auditLog) Record(r extauthz.Record) {
 		Time: r.Time, DecisionID: r.DecisionID, Phase: r.Phase, Agent: r.Agent, Connector: r.Connector,
 		Action: r.Action, Rule: r.Rule, Reason: r.Reason, Status: r.Status,
 		Decision: audit.DecisionDeny, Method: r.Method, Host: r.Host, Path: r.Path,
+		Approver: r.Approver, ApprovedAt: r.ApprovedAt,
 	}
 	if r.Allow {
 		rec.Decision = audit.DecisionAllow

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -166,11 +167,18 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 		Approvals: approvalsAdapter{a: g.state.approvals, notify: notifier}, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
 		Hold: ac.Hold, MaxHolds: ac.MaxHolds,
 	})
-	g.metrics.GaugeFunc("bridle_approvals_pending", "Approvals waiting for a human.", func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, _ := g.state.approvals.CountPending(ctx)
-		return float64(n)
+	g.storeGauge("bridle_approvals_pending", "Approvals waiting for a human (NaN: Redis did not answer).", g.state.approvals.CountPending)
+	// Read from Redis like the API's list: the gauge says what every
+	// replica enforces, not this replica's cache.
+	g.storeGauge("bridle_kill_switches_on", "Kill switches currently on, any scope (NaN: Redis did not answer).", func(ctx context.Context) (int64, error) {
+		all, err := g.state.kill.List(ctx)
+		var n int64
+		for _, sw := range all {
+			if sw.On {
+				n++
+			}
+		}
+		return n, err
 	})
 	deps.KillSwitch = apiKillSwitch{g.state.kill}
 	deps.Approvals = apiApprovals{a: g.state.approvals, d: dec}
@@ -217,4 +225,18 @@ func gracefulStop(s *grpc.Server, d time.Duration) {
 		// xDS and ALS streams never end on their own.
 		s.Stop()
 	}
+}
+
+// storeGauge registers a gauge counted in Redis on every scrape; NaN when
+// Redis does not answer within a second, rather than a misleading 0.
+func (g *gateway) storeGauge(name, help string, count func(context.Context) (int64, error)) {
+	g.metrics.GaugeFunc(name, help, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := count(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	})
 }

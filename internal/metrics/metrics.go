@@ -15,13 +15,12 @@ import (
 
 // Metrics holds every collector. Methods are safe for concurrent use.
 type Metrics struct {
-	reg        *prometheus.Registry
-	decisions  *prometheus.CounterVec
-	check      *prometheus.HistogramVec
-	policy     prometheus.Histogram
-	store      prometheus.Histogram
-	reloads    *prometheus.CounterVec
-	killSwitch prometheus.Gauge
+	reg       *prometheus.Registry
+	decisions *prometheus.CounterVec
+	check     *prometheus.HistogramVec
+	policy    prometheus.Histogram
+	store     prometheus.Histogram
+	reloads   *prometheus.CounterVec
 }
 
 // latencyBuckets span a fast in-memory decision (µs) to a store timeout.
@@ -45,10 +44,7 @@ func New() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bridle_config_reloads_total", Help: "Config reloads, by result (ok, error).",
 	}, []string{"result"})
-	m.killSwitch = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "bridle_kill_switches_on", Help: "Kill switches currently on (any scope).",
-	})
-	m.reg.MustRegister(m.decisions, m.check, m.policy, m.store, m.reloads, m.killSwitch,
+	m.reg.MustRegister(m.decisions, m.check, m.policy, m.store, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,11 +70,9 @@ func (m *Metrics) Reload(ok bool) {
 	m.reloads.WithLabelValues(result).Inc()
 }
 
-// SetKillSwitches sets how many kill switches are on.
-func (m *Metrics) SetKillSwitches(n int) { m.killSwitch.Set(float64(n)) }
-
 // GaugeFunc registers a gauge read on every scrape (queue depths, pending
-// approvals).
+// approvals, kill switches on). A gauge that cannot be read returns NaN,
+// which Prometheus keeps as "unknown" rather than a misleading 0.
 func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 }

@@ -1,4 +1,4 @@
-package audit
+package redact
 
 import (
 	"strings"
@@ -35,17 +35,17 @@ func TestRedactPath(t *testing.T) {
 		{"leaves the empty string alone", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := RedactPath(tc.in); got != tc.want {
-				t.Fatalf("RedactPath(%q):\n got %q\nwant %q", tc.in, got, tc.want)
+			if got := Path(tc.in); got != tc.want {
+				t.Fatalf("Path(%q):\n got %q\nwant %q", tc.in, got, tc.want)
 			}
-			if again := RedactPath(tc.want); again != tc.want {
-				t.Fatalf("not idempotent: RedactPath(%q) = %q", tc.want, again)
+			if again := Path(tc.want); again != tc.want {
+				t.Fatalf("not idempotent: Path(%q) = %q", tc.want, again)
 			}
 		})
 	}
 }
 
-// FuzzRedactPath: on any input RedactPath does not panic, is idempotent,
+// FuzzRedactPath: on any input Path does not panic, is idempotent,
 // and leaves no sensitive parameter with a value other than Redacted.
 func FuzzRedactPath(f *testing.F) {
 	for _, s := range []string{
@@ -55,13 +55,13 @@ func FuzzRedactPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := RedactPath(in)
-		if again := RedactPath(out); again != out {
+		out := Path(in)
+		if again := Path(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
 		}
 		for _, p := range params(out) {
 			if sensitiveName(p.name) && p.value != "" && p.value != Redacted {
-				t.Fatalf("RedactPath(%q) = %q leaves %s=%q", in, out, p.name, p.value)
+				t.Fatalf("Path(%q) = %q leaves %s=%q", in, out, p.name, p.value)
 			}
 		}
 	})
@@ -83,8 +83,8 @@ func FuzzRedactPathHidesSecretValues(f *testing.F) {
 		if secret == "" || strings.ContainsAny(secret, "&=/?") || strings.Contains(kept, secret) {
 			t.Skip()
 		}
-		if out := RedactPath(in); strings.Contains(out, secret) {
-			t.Fatalf("RedactPath(%q) = %q still holds %q", in, out, secret)
+		if out := Path(in); strings.Contains(out, secret) {
+			t.Fatalf("Path(%q) = %q still holds %q", in, out, secret)
 		}
 	})
 }

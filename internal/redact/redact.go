@@ -1,4 +1,6 @@
-package audit
+// Package redact hides the values of sensitive parameters in request paths
+// before they are logged or stored.
+package redact
 
 import "strings"
 
@@ -23,7 +25,7 @@ var (
 	sensitiveSuffixes = []string{"key", "keys", "sig", "sign", "code", "auth", "pass", "otp", "pin"}
 )
 
-// RedactPath returns the request path with the value of every sensitive
+// Path returns the request path with the value of every sensitive
 // query or matrix (";name=value") parameter replaced by Redacted; names and
 // every other byte are kept, so the log still says which parameters were
 // sent.
@@ -38,8 +40,8 @@ var (
 //     a ';' is still found.
 //
 // Values inside percent-encoded nested URLs are not decoded and stay as
-// they are. RedactPath is idempotent and never panics.
-func RedactPath(p string) string {
+// they are. Path is idempotent and never panics.
+func Path(p string) string {
 	if !strings.ContainsAny(p, "?;") || !strings.Contains(p, "=") {
 		return p // fast path: nothing that could be a parameter
 	}

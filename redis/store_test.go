@@ -38,14 +38,16 @@ func TestOpenRefusesInvalidOptions(t *testing.T) {
 
 func TestOpenAcceptsEveryDeployment(t *testing.T) {
 	tests := []struct {
-		name string
-		o    Options
+		name    string
+		o       Options
+		timeout time.Duration
 	}{
-		{"single node by url", Options{URL: "redis://user:pw@127.0.0.1:1/2"}},
-		{"single node over TLS", Options{URL: "rediss://127.0.0.1:1"}},
-		{"sentinel", Options{Sentinel: &SentinelOptions{MasterName: "m", Addrs: []string{"127.0.0.1:1"}}, Password: "p"}},
-		{"cluster", Options{Cluster: []string{"127.0.0.1:1", "127.0.0.1:2"}, TLS: &tls.Config{}}},
-		{"embedded", Options{}},
+		{"single node by url", Options{URL: "redis://user:pw@127.0.0.1:1/2"}, DefaultOpTimeout},
+		{"single node over TLS", Options{URL: "rediss://127.0.0.1:1"}, DefaultOpTimeout},
+		{"sentinel", Options{Sentinel: &SentinelOptions{MasterName: "m", Addrs: []string{"127.0.0.1:1"}}, Password: "p"}, DefaultOpTimeout},
+		{"cluster", Options{Cluster: []string{"127.0.0.1:1", "127.0.0.1:2"}, TLS: &tls.Config{}}, DefaultOpTimeout},
+		{"embedded", Options{}, DefaultEmbeddedOpTimeout},
+		{"embedded, op_timeout set", Options{OpTimeout: 20 * time.Millisecond}, 20 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +56,8 @@ func TestOpenAcceptsEveryDeployment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.opTimeout != DefaultOpTimeout {
-				t.Errorf("op timeout %s, want the default %s", s.opTimeout, DefaultOpTimeout)
+			if s.opTimeout != tt.timeout {
+				t.Errorf("op timeout %s, want %s", s.opTimeout, tt.timeout)
 			}
 			if err := s.Close(); err != nil {
 				t.Error(err)

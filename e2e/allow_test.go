@@ -18,6 +18,7 @@ func TestAllowedGETThroughConnectGetsCredential(t *testing.T) {
 		"-H", "X-Bridle-Decision-Token: forged",
 		"-H", "X-Api-Key: agent-key",
 		"-H", "Cookie: session=agent",
+		"-H", "Proxy-Authorization: Basic aW5zaWRlOnRoZS10dW5uZWw=", // inside the tunnel (-H never goes to the proxy)
 		"https://api.github.com/repos/acme/api/pulls?state=open")
 	if status != 200 {
 		t.Fatalf("status %d, body %s", status, body)

@@ -32,6 +32,9 @@ func TestControlPlaneMutualTLS(t *testing.T) {
 	if !strings.Contains(string(b), "envoy.transport_sockets.tls") || !strings.Contains(string(b), "bridle-control-plane.internal") {
 		t.Fatal("the bootstrap has no mutual TLS to the control plane")
 	}
+	if !strings.Contains(g.out.String(), "  api     https://"+g.eps.API) {
+		t.Errorf("the banner does not give the API's https URL:\n%s", g.out.String())
+	}
 	startEnvoy(t, bootstrap)
 	if s, body, _ := g.curl("-x", g.agentProxy().String(), "https://api.github.com/repos/a/b"); s != 200 {
 		t.Fatalf("through the mTLS-configured Envoy: %d %s", s, body)

@@ -55,6 +55,55 @@ func TestValidateOK(t *testing.T) {
 	}
 }
 
+// validate says how the hops are protected: plain TCP only while every
+// control-plane address is on loopback, mutual TLS as soon as one is not
+// (or with tls: always); there is no way to ask for plain TCP elsewhere;
+// a plain proxy or Envoy admin off loopback is warned about.
+func TestValidateTransport(t *testing.T) {
+	tests := []struct {
+		name, listen string
+		want         []string // in the output, in order of appearance
+		not          []string
+		err          string
+	}{
+		{"everything on loopback", "{}", []string{"control plane: plain TCP"}, []string{"warning"}, ""},
+		{"xds off loopback", "{xds: 0.0.0.0:18000}", []string{"control plane: mutual TLS"}, []string{"plain TCP"}, ""},
+		{"authz off loopback", "{authz: 10.0.0.5:18001}", []string{"control plane: mutual TLS"}, nil, ""},
+		{"api off loopback", "{api: '[::]:3180'}", []string{"control plane: mutual TLS"}, nil, ""},
+		{"tls always on loopback", "{tls: always}", []string{"control plane: mutual TLS"}, nil, ""},
+		{"no plain TCP on request", "{tls: never, xds: 0.0.0.0:18000}", nil, nil, `listen.tls: tls "never": want auto`},
+		{"plain proxy off loopback", "{proxy: 0.0.0.0:3128}", []string{"warning: the proxy listens on 0.0.0.0:3128, off loopback, without TLS"}, nil, ""},
+		{"proxy TLS off loopback", "{proxy: 0.0.0.0:3128, proxy_tls: true}", []string{"proxy: TLS"}, []string{"warning"}, ""},
+		{"envoy admin off loopback", "{envoy_admin: 0.0.0.0:9901}", []string{"warning: Envoy's admin interface listens on 0.0.0.0:9901"}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bridle.yaml")
+			os.WriteFile(p, []byte("version: 1\nlisten: "+tt.listen+"\npolicies: []\nconnectors: [{name: a, hosts: [a.example]}]\n"), 0o644)
+			out, stderr, err := runCLI(t, nil, "validate", "--config", p)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(stderr, tt.err) {
+					t.Fatalf("err %v, stderr %q; want %q", err, stderr, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err %v: %s", err, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("missing %q in:\n%s", w, out)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(strings.ReplaceAll(out, "warning: no policy files", ""), n) {
+					t.Errorf("unexpected %q in:\n%s", n, out)
+				}
+			}
+		})
+	}
+}
+
 // --config defaults to $BRIDLE_CONFIG.
 func TestConfigFromEnvironment(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "elsewhere.yaml")

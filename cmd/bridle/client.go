@@ -42,7 +42,7 @@ func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
 			return nil, err
 		}
 	}
-	c := &apiClient{base: "http://" + eps.API, token: token, http: &http.Client{Timeout: 10 * time.Second}}
+	c := &apiClient{base: eps.APIScheme() + "://" + eps.API, token: token, http: &http.Client{Timeout: 10 * time.Second}}
 	if eps.APITLS {
 		caPEM, err := os.ReadFile(dir.Path("ca.pem"))
 		if err != nil {
@@ -50,7 +50,6 @@ func newAPIClient(cmd *cobra.Command) (*apiClient, error) {
 		}
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(caPEM)
-		c.base = "https://" + eps.API
 		c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: envoy.ControlPlaneName, MinVersion: tls.VersionTLS12}}
 	}
 	return c, nil

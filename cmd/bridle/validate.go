@@ -37,6 +37,9 @@ func newValidateCmd() *cobra.Command {
 			case err == nil && !ap.Addr().IsLoopback():
 				fmt.Fprintf(cmd.OutOrStdout(), "warning: the proxy listens on %s, off loopback, without TLS: agent tokens cross the network in clear; set listen.proxy_tls: true, or keep agents on this host or on a private network\n", c.Listen.Proxy)
 			}
+			if ap, err := netip.ParseAddrPort(c.Listen.EnvoyAdmin); err == nil && !ap.Addr().IsLoopback() {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: Envoy's admin interface listens on %s, off loopback, in plain HTTP with no authentication: whoever reaches it can stop Envoy and read its config; keep it on loopback or on a network only Bridle and operators reach\n", c.Listen.EnvoyAdmin)
+			}
 			if plan.Policy.Empty() {
 				fmt.Fprintln(cmd.OutOrStdout(), "warning: no policy files: every request will be denied (default_deny)")
 			}

@@ -22,6 +22,11 @@ import (
 // service and the API. Otherwise the running config stays as it was and
 // every error is logged with its file:line. Safe for concurrent use.
 func (g *gateway) Reload(ctx context.Context, why string) error {
+	// One reload at a time (file watch, SIGHUP and the API can ask
+	// together): otherwise a failed reload could restore, as "the previous
+	// config", a plan whose push a concurrent reload had overtaken.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	plan, err := Load(g.opts.ConfigPath, g.opts.Env)
 	if err == nil {
 		err = g.restartOnly(plan)
@@ -210,7 +215,7 @@ func (g *gateway) watch(ctx context.Context) <-chan string {
 				if !ok {
 					return
 				}
-				if ext := filepath.Ext(ev.Name); ext == ".yaml" || ext == ".yml" || ev.Name == g.opts.ConfigPath {
+				if configEvent(ev.Name, g.opts.ConfigPath) {
 					pending = ev.Name
 					fire = time.After(300 * time.Millisecond) // editors write in several steps
 				}
@@ -228,4 +233,13 @@ func (g *gateway) watch(ctx context.Context) <-chan string {
 		}
 	}()
 	return out
+}
+
+// configEvent reports whether a change to name may change the config: a
+// YAML file, the config file itself, or a Kubernetes ConfigMap volume's
+// "..data" link, which the kubelet swaps (a rename) to update every file of
+// the map at once — the files themselves are links that never change.
+func configEvent(name, configPath string) bool {
+	ext := filepath.Ext(name)
+	return ext == ".yaml" || ext == ".yml" || name == configPath || filepath.Base(name) == "..data"
 }

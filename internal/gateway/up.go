@@ -70,6 +70,8 @@ type gateway struct {
 	tls     *controlPlaneTLS // nil: plain TCP (loopback only)
 	ready   atomic.Pointer[error]
 
+	reloadMu sync.Mutex // one Reload at a time
+
 	mu     sync.Mutex // guards the fields below and serialises pushes
 	plan   *Plan
 	leaves *leafSet
@@ -279,7 +281,7 @@ func (g *gateway) banner(e statedir.Endpoints, took time.Duration) {
 	out := g.opts.Out
 	fmt.Fprintf(out, "Bridle is ready in %s.\n", took.Round(time.Millisecond))
 	fmt.Fprintf(out, "  proxy   %s://%s  (%d connector host(s), %d agent(s))\n", e.ProxyScheme(), e.Proxy, len(plan.Hosts()), len(cfg.Agents))
-	fmt.Fprintf(out, "  api     http://%s\n", e.API)
+	fmt.Fprintf(out, "  api     %s://%s\n", e.APIScheme(), e.API)
 	fmt.Fprintf(out, "  CA      %s\n", g.dir.CABundle())
 	if g.opts.EnvoyBinary == "" {
 		fmt.Fprintf(out, "No Envoy is started (serve). Run one against this control plane with:\n  envoy -c %s --use-dynamic-base-id\n",

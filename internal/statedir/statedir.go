@@ -62,6 +62,14 @@ func (e Endpoints) ProxyScheme() string {
 	return "http"
 }
 
+// APIScheme is the scheme of the API's URL: https when it serves TLS.
+func (e Endpoints) APIScheme() string {
+	if e.APITLS {
+		return "https"
+	}
+	return "http"
+}
+
 const endpointsFile = "endpoints.json"
 
 // WriteEndpoints records the bound addresses for `bridle run` and tests.

@@ -82,3 +82,23 @@ func TestDevTokens(t *testing.T) {
 		t.Errorf("token mode %v", info.Mode().Perm())
 	}
 }
+
+func TestSchemes(t *testing.T) {
+	tests := []struct {
+		e            Endpoints
+		proxy, apiSc string
+	}{
+		{Endpoints{}, "http", "http"},
+		{Endpoints{APITLS: true}, "http", "https"},
+		{Endpoints{ProxyTLS: true}, "https", "http"},
+		{Endpoints{APITLS: true, ProxyTLS: true}, "https", "https"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.ProxyScheme(); got != tt.proxy {
+			t.Errorf("%+v: proxy scheme %s, want %s", tt.e, got, tt.proxy)
+		}
+		if got := tt.e.APIScheme(); got != tt.apiSc {
+			t.Errorf("%+v: API scheme %s, want %s", tt.e, got, tt.apiSc)
+		}
+	}
+}

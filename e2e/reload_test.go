@@ -52,7 +52,8 @@ func waitStatus(t *testing.T, g *gateway, url string, want int) {
 }
 
 // Adding a connector by editing the config file takes effect without a
-// restart, and an open tunnel to another host keeps working.
+// restart, and so does removing it; an open tunnel to another host keeps
+// working through both.
 func TestReloadAddsAConnectorWithoutDroppingOpenTunnels(t *testing.T) {
 	gh := newUpstream(t, "api.github.com")
 	st := newUpstream(t, "api.stripe.com")
@@ -78,6 +79,22 @@ func TestReloadAddsAConnectorWithoutDroppingOpenTunnels(t *testing.T) {
 	}
 	if !strings.Contains(g.out.String(), "config reloaded") {
 		t.Error("the reload was not logged")
+	}
+
+	// Removing it again: new tunnels to its host are refused, and the
+	// GitHub tunnel is still the same connection (a drop would show as a
+	// new one: the Go client redials silently).
+	g.writeConfig(base)
+	deadline := time.Now().Add(15 * time.Second)
+	for status, _, _ := g.connectStatus(t, "api.stripe.com:443", basicAuth(g.agent, g.token)); status != 403; status, _, _ = g.connectStatus(t, "api.stripe.com:443", basicAuth(g.agent, g.token)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stripe still accepted 15 s after its connector was removed (CONNECT %d)", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s, reused = getReused(t, tunnel, "https://api.github.com/repos/a/b")
+	if s != 200 || !reused {
+		t.Errorf("the open GitHub tunnel after removing a connector: status %d, reused %v", s, reused)
 	}
 }
 

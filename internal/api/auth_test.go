@@ -16,6 +16,11 @@ import (
 
 type fakeKill struct{ set []string }
 
+// fakeReloader counts reloads.
+type fakeReloader struct{ n int }
+
+func (f *fakeReloader) Reload(context.Context, string) error { f.n++; return nil }
+
 func (f *fakeKill) Set(_ context.Context, scope string, on bool, reason, who string) error {
 	if !strings.HasPrefix(scope, "all") && !strings.Contains(scope, ":") {
 		return ErrBadScope
@@ -51,8 +56,8 @@ func testTokens() *Tokens {
 // Every role × endpoint: allowed or denied, with 401 for no or unknown
 // tokens.
 func TestRolesPerEndpoint(t *testing.T) {
-	kill, traffic := &fakeKill{}, &fakeTraffic{}
-	srv := New(Deps{Ready: readiness{}, KillSwitch: kill, Traffic: traffic}, testTokens())
+	kill, traffic, reloads := &fakeKill{}, &fakeTraffic{}, &fakeReloader{}
+	srv := New(Deps{Ready: readiness{}, KillSwitch: kill, Traffic: traffic, Reloader: reloads}, testTokens())
 	endpoints := []struct {
 		method, path, body string
 		min                Role // NoRole: agents allowed too
@@ -61,6 +66,7 @@ func TestRolesPerEndpoint(t *testing.T) {
 		{"GET", "/api/v1/killswitch", "", Viewer},
 		{"PUT", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
 		{"DELETE", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
+		{"POST", "/api/v1/reload", "", Admin},
 	}
 	callers := []struct {
 		token string
@@ -89,6 +95,9 @@ func TestRolesPerEndpoint(t *testing.T) {
 				t.Errorf("%s %s as %q: %d, want %d (%s)", e.method, e.path, c.token, rec.Code, want, rec.Body)
 			}
 		}
+	}
+	if reloads.n != 2 { // admin and owner
+		t.Errorf("%d reloads, want 2: only admins and owners may reload", reloads.n)
 	}
 	if len(kill.set) == 0 || !strings.HasPrefix(kill.set[0], "admin:ada") {
 		t.Errorf("kill switch changes not attributed to the authenticated operator: %v", kill.set)

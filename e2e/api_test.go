@@ -92,7 +92,7 @@ func TestTrafficAPILogsAndMetrics(t *testing.T) {
 		`bridle_decisions_total{connector="github",decision="allow",phase="request",reason="allowed"} 1`,
 		`bridle_decisions_total{connector="",decision="deny",phase="plain",reason="unauthenticated"} 1`,
 		"bridle_check_duration_seconds_bucket", "bridle_policy_eval_duration_seconds_count 1",
-		"bridle_store_duration_seconds_count 1", "\nbridle_audit_queue_depth 0", "\nbridle_audit_dropped_total 0",
+		`bridle_store_duration_seconds_count{op="rate_limit"} 1`, `bridle_store_duration_seconds_count{op="kill_switch"} 2`, "\nbridle_audit_queue_depth 0", "\nbridle_audit_dropped_total 0",
 		"\nbridle_approvals_pending 0", "\nbridle_kill_switches_on 0",
 	} {
 		if status != 200 || !strings.Contains(metrics, want) {

@@ -181,3 +181,38 @@ func (h holdLimit) tryAcquire() bool {
 }
 
 func (h holdLimit) release() { <-h }
+
+// timedApprovals times the store calls of an approval (not the hold).
+type timedApprovals struct {
+	ApprovalStore
+	m Metrics
+}
+
+func (t timedApprovals) Consume(ctx context.Context, agent, specHash string) (Grant, bool, error) {
+	defer t.time(time.Now())
+	return t.ApprovalStore.Consume(ctx, agent, specHash)
+}
+
+func (t timedApprovals) Lookup(ctx context.Context, agent, specHash string) (string, bool, error) {
+	defer t.time(time.Now())
+	return t.ApprovalStore.Lookup(ctx, agent, specHash)
+}
+
+func (t timedApprovals) Create(ctx context.Context, r ApprovalRequest) (string, error) {
+	defer t.time(time.Now())
+	return t.ApprovalStore.Create(ctx, r)
+}
+
+func (t timedApprovals) time(start time.Time) { t.m.StoreCall(StoreApproval, time.Since(start)) }
+
+// timedTokens times a decision token's use (its nonce's round trip).
+type timedTokens struct {
+	TokenChecker
+	m Metrics
+}
+
+func (t timedTokens) Use(ctx context.Context, token, agent, specHash string) error {
+	start := time.Now()
+	defer func() { t.m.StoreCall(StoreNonce, time.Since(start)) }()
+	return t.TokenChecker.Use(ctx, token, agent, specHash)
+}

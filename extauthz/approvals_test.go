@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,49 @@ func TestPendingCarriesRetryAfter(t *testing.T) {
 	resp, _ := s.Check(t.Context(), req)
 	if got := headerValue(resp.GetDeniedResponse().GetHeaders(), "retry-after"); got == "" || got == "0" {
 		t.Errorf("Retry-After %q", got)
+	}
+}
+
+// recordingMetrics keeps the store operations timed.
+type recordingMetrics struct {
+	noMetrics
+	mu  sync.Mutex
+	ops []string
+}
+
+func (m *recordingMetrics) StoreCall(op string, _ time.Duration) {
+	m.mu.Lock()
+	m.ops = append(m.ops, op)
+	m.mu.Unlock()
+}
+
+// Every state store call on the decision path is timed under its
+// operation: the kill switch and rate limit of every forwarded request,
+// the approval lookups and the decision token's nonce.
+func TestStoreCallsAreTimed(t *testing.T) {
+	tests := []struct {
+		name      string
+		approvals *fakeApprovals
+		headers   map[string]string
+		want      []string
+	}{
+		{"an approval used", &fakeApprovals{consumeOK: []bool{true}}, nil,
+			[]string{StoreKillSwitch, StoreApproval, StoreRateLimit}},
+		{"a decision token used", &fakeApprovals{}, map[string]string{headerDecisionToken: "jwt"},
+			[]string{StoreKillSwitch, StoreNonce, StoreRateLimit}},
+		{"a recent denial", &fakeApprovals{lookup: "denied"}, nil,
+			[]string{StoreKillSwitch, StoreApproval, StoreApproval}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &recordingMetrics{}
+			s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+				Approvals: tt.approvals, Tokens: fakeTokens{}, Metrics: m, Hold: 50 * time.Millisecond})
+			_, check := runMerge(t, s, tt.headers)
+			check()
+			if !slices.Equal(m.ops, tt.want) {
+				t.Errorf("timed %v, want %v", m.ops, tt.want)
+			}
+		})
 	}
 }

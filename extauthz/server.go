@@ -62,14 +62,24 @@ type Server struct {
 type Metrics interface {
 	Decision(phase, decision, reason, connector string, elapsed time.Duration)
 	PolicyEval(elapsed time.Duration)
-	StoreCall(elapsed time.Duration)
+	// StoreCall records one call to the state store: op is one of the
+	// Store* constants.
+	StoreCall(op string, elapsed time.Duration)
 }
+
+// State store operations timed on the decision path (the metric's label).
+const (
+	StoreRateLimit  = "rate_limit"
+	StoreKillSwitch = "kill_switch" // mostly answered from the pub/sub-fed cache
+	StoreApproval   = "approval"    // consume or look up; not the hold itself
+	StoreNonce      = "nonce"       // a decision token's one use
+)
 
 type noMetrics struct{}
 
 func (noMetrics) Decision(string, string, string, string, time.Duration) {}
 func (noMetrics) PolicyEval(time.Duration)                               {}
-func (noMetrics) StoreCall(time.Duration)                                {}
+func (noMetrics) StoreCall(string, time.Duration)                        {}
 
 // Defaults for approval holds: short enough for agents' HTTP clients
 // (Envoy notes §3.6), bounded so held Checks cannot pile up.
@@ -133,6 +143,12 @@ func New(deps Deps) *Server {
 	s.holds = make(holdLimit, deps.MaxHolds)
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
+	}
+	if s.approvals != nil {
+		s.approvals = timedApprovals{s.approvals, s.metrics}
+	}
+	if s.tokens != nil {
+		s.tokens = timedTokens{s.tokens, s.metrics}
 	}
 	return s
 }

@@ -41,7 +41,9 @@ func (s *Server) killed(ctx context.Context, d *Decision) bool {
 		d.Reason = ReasonStoreUnavailable // a gateway without one is miswired: fail closed
 		return true
 	}
+	start := time.Now()
 	scope, on, err := s.kill.Active(ctx, d.Agent, d.Connector)
+	s.metrics.StoreCall(StoreKillSwitch, time.Since(start))
 	switch {
 	case err != nil:
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
@@ -67,7 +69,7 @@ func (s *Server) limited(ctx context.Context, snap *Snapshot, d *Decision) bool 
 	}
 	start := time.Now()
 	v, err := s.limiter.Allow(ctx, d.Agent, d.Connector, &agentLimit, snap.ConnectorLimits[d.Connector])
-	s.metrics.StoreCall(time.Since(start))
+	s.metrics.StoreCall(StoreRateLimit, time.Since(start))
 	switch {
 	case err != nil:
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()

@@ -19,7 +19,7 @@ type Metrics struct {
 	decisions *prometheus.CounterVec
 	check     *prometheus.HistogramVec
 	policy    prometheus.Histogram
-	store     prometheus.Histogram
+	store     *prometheus.HistogramVec
 	reloads   *prometheus.CounterVec
 }
 
@@ -38,9 +38,9 @@ func New() *Metrics {
 	m.policy = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "bridle_policy_eval_duration_seconds", Help: "Time to evaluate the policy for one action.", Buckets: latencyBuckets,
 	})
-	m.store = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "bridle_store_duration_seconds", Help: "Round trip of one rate-limit call to the state store.", Buckets: latencyBuckets,
-	})
+	m.store = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bridle_store_duration_seconds", Help: "One state store call on the decision path, by operation (rate_limit, kill_switch, approval, nonce).", Buckets: latencyBuckets,
+	}, []string{"op"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bridle_config_reloads_total", Help: "Config reloads, by result (ok, error).",
 	}, []string{"result"})
@@ -58,8 +58,10 @@ func (m *Metrics) Decision(phase, decision, reason, connector string, elapsed ti
 // PolicyEval records one policy evaluation.
 func (m *Metrics) PolicyEval(elapsed time.Duration) { m.policy.Observe(elapsed.Seconds()) }
 
-// StoreCall records one state store round trip.
-func (m *Metrics) StoreCall(elapsed time.Duration) { m.store.Observe(elapsed.Seconds()) }
+// StoreCall records one state store call; op is a bounded set of names.
+func (m *Metrics) StoreCall(op string, elapsed time.Duration) {
+	m.store.WithLabelValues(op).Observe(elapsed.Seconds())
+}
 
 // Reload counts a config reload.
 func (m *Metrics) Reload(ok bool) {

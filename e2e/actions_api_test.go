@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // apiCall sends a JSON request to the API as the agent.
@@ -81,8 +83,16 @@ func TestActionAPIAllowAndExecuteOnce(t *testing.T) {
 // must be the one that was decided.
 func TestActionAPIApprovalFlow(t *testing.T) {
 	up := newUpstream(t, "api.github.com")
-	g := startGateway(t, gatewayOpts{policy: actionsPolicy, connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up,
-		credHeader: "Authorization", credValue: "Bearer x"}}})
+	events := make(chan string, 10) // the webhook's events, as an approver's tool sees them
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Event string }
+		json.NewDecoder(r.Body).Decode(&ev)
+		events <- ev.Event
+	}))
+	t.Cleanup(hook.Close)
+	g := startGateway(t, gatewayOpts{policy: actionsPolicy, extraYAML: "approvals: {webhook_url: " + hook.URL + ", webhook_secret: e2e-webhook-secret}",
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up,
+			credHeader: "Authorization", credValue: "Bearer x"}}})
 	merge := map[string]any{"method": "PUT", "url": "https://api.github.com/repos/acme/api/pulls/7/merge",
 		"headers": map[string]string{"Content-Type": "application/json"}, "body": `{"merge_method":"squash"}`}
 	status, res := g.apiCall(t, "POST", "/api/v1/actions", merge, nil)
@@ -90,6 +100,14 @@ func TestActionAPIApprovalFlow(t *testing.T) {
 		t.Fatalf("submit: %d %v", status, res)
 	}
 	id := res["id"].(string)
+	select { // an approval opened through the API is announced like one from the proxy
+	case ev := <-events:
+		if ev != "approval.created" {
+			t.Errorf("first webhook event %q, want approval.created", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no webhook for the approval the action API opened")
+	}
 	if _, got := g.apiCall(t, "GET", "/api/v1/actions/"+id, nil, nil); got["state"] != "pending" || got["token"] != nil {
 		t.Errorf("before approval: %v", got)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bridle-gw/bridle/extauthz"
 	"github.com/bridle-gw/bridle/internal/api"
 	"github.com/bridle-gw/bridle/internal/connectors"
 	"github.com/bridle-gw/bridle/internal/tokens"
@@ -30,10 +31,13 @@ import (
 // 6): the agent sends the request again to execute it, and it must hash to
 // the action that was decided.
 type actionService struct {
-	g       *gateway
-	keys    *tokens.Keyring
-	records *redis.Records
-	client  *http.Client // through the gateway's own proxy
+	g    *gateway
+	keys *tokens.Keyring
+	// approvals opens approvals the way the proxy does, so Slack and the
+	// webhooks hear of them too.
+	approvals approvalsAdapter
+	records   *redis.Records
+	client    *http.Client // through the gateway's own proxy
 }
 
 // actionRecord is what is kept of a submitted action: metadata only.
@@ -50,13 +54,13 @@ func (s *actionService) actionTTL() time.Duration {
 	return s.g.currentPlan().Config.Approvals.Timeout + tokens.TTL + time.Minute
 }
 
-func newActionService(g *gateway, keys *tokens.Keyring) *actionService {
+func newActionService(g *gateway, keys *tokens.Keyring, approvals approvalsAdapter) *actionService {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(g.system)
 	roots.AddCert(g.leaves.ca.Cert)
 	proxy := &url.URL{Scheme: "http", Host: g.proxy.String()}
 	return &actionService{
-		g: g, keys: keys, records: redis.NewRecords(g.state.store, "action"),
+		g: g, keys: keys, approvals: approvals, records: redis.NewRecords(g.state.store, "action"),
 		client: &http.Client{
 			Timeout: 2 * time.Minute,
 			Transport: &http.Transport{
@@ -127,11 +131,11 @@ func (s *actionService) Submit(ctx context.Context, agent string, r api.ActionRe
 		}
 		rec.TokenIssued = true
 	case policies.RequireApproval:
-		ap, _, err := s.g.state.approvals.Create(ctx, redis.Approval{Agent: agent, Connector: a.Connector, Action: a.Type, SpecHash: hash, Rule: rec.Rule})
+		id, err := s.approvals.Create(ctx, extauthz.ApprovalRequest{Agent: agent, Connector: a.Connector, Action: a.Type, SpecHash: hash, Rule: rec.Rule})
 		if err != nil {
 			return api.ActionResult{}, err
 		}
-		rec.Decision, rec.ApprovalID, res.State = "require_approval", ap.ID, "pending"
+		rec.Decision, rec.ApprovalID, res.State = "require_approval", id, "pending"
 	default:
 		rec.Decision, rec.Reason, res.State = "deny", dec.Reason, "decided"
 	}

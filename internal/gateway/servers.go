@@ -161,10 +161,11 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 			return err
 		}
 	}
+	approvals := approvalsAdapter{a: g.state.approvals, notify: notifier}
 	g.authz = extauthz.New(extauthz.Deps{
 		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
 		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
-		Approvals: approvalsAdapter{a: g.state.approvals, notify: notifier}, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
+		Approvals: approvals, Tokens: tokenChecker{keys: keys, nonces: g.state.nonces},
 		Hold: ac.Hold, MaxHolds: ac.MaxHolds,
 	})
 	g.storeGauge("bridle_approvals_pending", "Approvals waiting for a human (NaN: Redis did not answer).", g.state.approvals.CountPending)
@@ -182,7 +183,7 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 	})
 	deps.KillSwitch = apiKillSwitch{g.state.kill}
 	deps.Approvals = apiApprovals{a: g.state.approvals, d: dec}
-	deps.Actions = newActionService(g, keys)
+	deps.Actions = newActionService(g, keys, approvals)
 	deps.Traffic = g.audit.store
 	return nil
 }

@@ -72,6 +72,12 @@ func TestKillSwitchStopsTrafficImmediately(t *testing.T) {
 	if !strings.Contains(out, "agent:"+g.agent) || !strings.Contains(out, "ON") || !strings.Contains(out, "runaway loop") {
 		t.Errorf("status:\n%s", out)
 	}
+	if out := g.bridleCLI(t, "killswitch", "status", "--agent", g.agent); !strings.Contains(out, "agent "+g.agent+": STOPPED by agent:"+g.agent) {
+		t.Errorf("status --agent:\n%s", out)
+	}
+	if out := g.bridleCLI(t, "killswitch", "status", "--agent", "someone-else"); !strings.Contains(out, "agent someone-else: not stopped") || strings.Contains(out, "runaway loop") {
+		t.Errorf("status --agent for another agent:\n%s", out)
+	}
 	g.bridleCLI(t, "killswitch", "off", "--agent", g.agent)
 	if s := get(); s != 200 {
 		t.Errorf("after off: %d", s)

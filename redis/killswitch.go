@@ -74,9 +74,9 @@ return 1`)
 // goes unanswered, so a replica silently cut off from Redis stops trusting
 // its cache within 2×pingEvery (500ms).
 //
-// Switches live only in Redis: a Redis that loses its data (a restart
-// without persistence, or the embedded Redis when Bridle restarts) loses
-// them. Production Redis should persist (appendonly yes).
+// Switches live in Redis: a Redis that loses its data (a restart without
+// persistence) loses them, so production Redis should persist (appendonly
+// yes). The embedded Redis keeps them in a file instead (Options.KeepFile).
 type KillSwitch struct {
 	store *Store
 	log   *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -70,19 +71,43 @@ func newKillSwitchCmd() *cobra.Command {
 			if err := c.do("GET", "/api/v1/killswitch", nil, &resp); err != nil {
 				return err
 			}
+			switches := resp.Switches
+			if agent != "" || connector != "" {
+				// Only the switches that would stop this agent or connector.
+				switches = nil
+				for _, s := range resp.Switches {
+					if s.Scope == "all" || (agent != "" && s.Scope == "agent:"+agent) || (connector != "" && s.Scope == "connector:"+connector) {
+						switches = append(switches, s)
+					}
+				}
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SCOPE\tSTATE\tSINCE\tWHO\tREASON")
-			for _, s := range resp.Switches {
+			for _, s := range switches {
 				state := "off"
 				if s.On {
 					state = "ON"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Scope, state, s.At.Local().Format(time.DateTime), s.Who, s.Reason)
 			}
-			if len(resp.Switches) == 0 {
+			if len(switches) == 0 {
 				fmt.Fprintln(tw, "(none set)")
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if agent != "" || connector != "" {
+				stopped := "not stopped"
+				for _, s := range switches {
+					if s.On {
+						stopped = "STOPPED by " + s.Scope
+						break
+					}
+				}
+				who := strings.TrimSpace(prefixed("agent", agent) + " " + prefixed("connector", connector))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", who, stopped)
+			}
+			return nil
 		},
 	}
 	for _, c := range []*cobra.Command{on, off} {
@@ -90,6 +115,8 @@ func newKillSwitchCmd() *cobra.Command {
 		c.Flags().StringVar(&connector, "connector", "", "only this connector")
 		c.Flags().StringVar(&reason, "reason", "", "why (recorded with who and when)")
 	}
+	status.Flags().StringVar(&agent, "agent", "", "only the switches that stop this agent (all, agent:NAME)")
+	status.Flags().StringVar(&connector, "connector", "", "only the switches that stop this connector (all, connector:NAME)")
 	cmd.AddCommand(on, off, status)
 	return cmd
 }
@@ -101,4 +128,12 @@ func whoami() string {
 		return "cli:" + u.Username + "@" + host
 	}
 	return "cli"
+}
+
+// prefixed is "kind NAME", or "" without a name.
+func prefixed(kind, name string) string {
+	if name == "" {
+		return ""
+	}
+	return kind + " " + name
 }

@@ -44,6 +44,9 @@ type ApprovalStore interface {
 
 // TokenChecker verifies one-time decision tokens.
 type TokenChecker interface {
+	// Check verifies token's signature and expiry and that it was issued
+	// for exactly this agent and action hash, without using its nonce.
+	Check(token, agent, specHash string) error
 	// Use verifies token for exactly this agent and action hash and marks
 	// its nonce used. It errors with ErrTokenReplayed for a second use and
 	// another error for anything else wrong.
@@ -66,47 +69,54 @@ const headerDecisionToken = "x-bridle-decision-token"
 // through once; a denial or expiry refuses it; otherwise an approval is
 // opened and the request is held for up to the hold time, then answered
 // 429 approval_pending with the approval id so the agent can retry.
-func (s *Server) approve(ctx context.Context, in request, a connectors.Action, rule string, d *Decision) bool {
+//
+// When it lets the request through, approve returns spend: the step that
+// uses the grant up (consumes the approval, or the token's nonce). The
+// caller runs it only after the rate limit admitted the request, so a retry
+// refused by the limiter (or by a store error there) keeps its approval
+// for the next retry instead of needing a human again. spend can still
+// fail (another request of the same action took the approval first): the
+// request is then denied, having spent one unit of rate budget.
+func (s *Server) approve(ctx context.Context, in request, a connectors.Action, rule string, d *Decision) (spend func() bool, ok bool) {
 	hash, err := a.SpecHash()
 	if err != nil {
 		d.Reason, d.Detail = ReasonPolicyError, err.Error()
-		return false
+		return nil, false
 	}
 	if tok := in.headers[headerDecisionToken]; tok != "" {
-		return s.useToken(ctx, tok, hash, d)
+		if !s.checkToken(tok, hash, d) {
+			return nil, false
+		}
+		return func() bool { return s.useToken(ctx, tok, hash, d) }, true
 	}
 	if s.approvals == nil {
 		d.Reason = ReasonStoreUnavailable // miswired: fail closed
-		return false
+		return nil, false
 	}
-	if g, ok, err := s.approvals.Consume(ctx, d.Agent, hash); err != nil {
-		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
-		return false
-	} else if ok {
-		d.Approver, d.ApprovedAt = g.Approver, g.ApprovedAt
-		return true
-	}
+	spend = func() bool { return s.consume(ctx, hash, d) }
 	switch state, found, err := s.approvals.Lookup(ctx, d.Agent, hash); {
 	case err != nil:
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
-		return false
+		return nil, false
+	case found && state == ApprovalApproved:
+		return spend, true
 	case found && state == ApprovalDenied:
 		d.Reason = ReasonApprovalDenied
-		return false
+		return nil, false
 	case found && state == ApprovalExpired:
 		d.Reason = ReasonApprovalTimeout
-		return false
+		return nil, false
 	}
 	if !s.holds.tryAcquire() {
 		d.Reason = ReasonTooManyHolds
 		d.RetryAfter = 5 * time.Second
-		return false
+		return nil, false
 	}
 	defer s.holds.release()
 	id, err := s.approvals.Create(ctx, ApprovalRequest{Agent: d.Agent, Connector: d.Connector, Action: a.Type, SpecHash: hash, Rule: rule})
 	if err != nil {
 		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
-		return false
+		return nil, false
 	}
 	d.ApprovalID = id
 	hold, cancel := context.WithTimeout(ctx, s.hold)
@@ -114,17 +124,7 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 	state, err := s.approvals.Wait(hold, id)
 	switch {
 	case state == ApprovalApproved:
-		g, ok, err := s.approvals.Consume(ctx, d.Agent, hash)
-		if err != nil {
-			d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
-			return false
-		}
-		if !ok { // another held request of the same action took it
-			d.Reason, d.RetryAfter = ReasonApprovalPending, time.Second
-			return false
-		}
-		d.Approver, d.ApprovedAt = g.Approver, g.ApprovedAt
-		return true
+		return spend, true
 	case state == ApprovalDenied:
 		d.Reason = ReasonApprovalDenied
 	case state == ApprovalExpired:
@@ -133,7 +133,7 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 		// The agent went away (or Envoy gave up): nothing to answer, but
 		// the record says so.
 		d.Reason, d.Detail = ReasonApprovalPending, "client disconnected during the hold"
-	case hold.Err() != nil:
+	case hold.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		d.Reason, d.RetryAfter = ReasonApprovalPending, 10*time.Second
 	default:
 		d.Reason = ReasonStoreUnavailable
@@ -141,14 +141,39 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 			d.Detail = err.Error()
 		}
 	}
-	return false
+	return nil, false
 }
 
-func (s *Server) useToken(ctx context.Context, tok, hash string, d *Decision) bool {
+// consume uses up the approved approval of this agent's action, once.
+func (s *Server) consume(ctx context.Context, hash string, d *Decision) bool {
+	g, ok, err := s.approvals.Consume(ctx, d.Agent, hash)
+	switch {
+	case err != nil:
+		d.Reason, d.Detail = ReasonStoreUnavailable, err.Error()
+		return false
+	case !ok: // another request of the same action took it
+		d.Reason, d.RetryAfter = ReasonApprovalPending, time.Second
+		return false
+	}
+	d.Approver, d.ApprovedAt = g.Approver, g.ApprovedAt
+	return true
+}
+
+// checkToken verifies a decision token for this agent and action without
+// spending its nonce.
+func (s *Server) checkToken(tok, hash string, d *Decision) bool {
 	if s.tokens == nil {
 		d.Reason = ReasonTokenInvalid
 		return false
 	}
+	if err := s.tokens.Check(tok, d.Agent, hash); err != nil {
+		d.Reason, d.Detail = ReasonTokenInvalid, err.Error()
+		return false
+	}
+	return true
+}
+
+func (s *Server) useToken(ctx context.Context, tok, hash string, d *Decision) bool {
 	switch err := s.tokens.Use(ctx, tok, d.Agent, hash); {
 	case err == nil:
 		d.Approver = "decision-token"

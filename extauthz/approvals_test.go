@@ -42,6 +42,9 @@ func (f *fakeApprovals) Consume(context.Context, string, string) (Grant, bool, e
 }
 
 func (f *fakeApprovals) Lookup(context.Context, string, string) (string, bool, error) {
+	if f.err != nil {
+		return "", false, f.err
+	}
 	return f.lookup, f.lookup != "", nil
 }
 
@@ -63,10 +66,28 @@ func (f *fakeApprovals) Wait(ctx context.Context, _ string) (string, error) {
 	return "pending", ctx.Err()
 }
 
-type fakeTokens struct{ err error }
+// fakeTokens answers with err: from Check unless it is one only the
+// nonce's use can give (replayed, store down), then from Use. used counts
+// the nonces spent.
+type fakeTokens struct {
+	err  error
+	used *int
+}
 
-func (f fakeTokens) Use(context.Context, string, string, string) error { return f.err }
-func (f fakeTokens) Identify(string) (string, error)                   { return "", errors.New("not a credential") }
+func (f fakeTokens) Check(string, string, string) error {
+	if errors.Is(f.err, ErrTokenReplayed) || errors.Is(f.err, ErrStore) {
+		return nil
+	}
+	return f.err
+}
+
+func (f fakeTokens) Use(context.Context, string, string, string) error {
+	if f.used != nil {
+		*f.used++
+	}
+	return f.err
+}
+func (f fakeTokens) Identify(string) (string, error) { return "", errors.New("not a credential") }
 
 func mergeRequest(extra map[string]string) checkCase {
 	h := inTunnel(map[string]string{partialBodyHeader: "false", "content-type": "application/json"})
@@ -109,10 +130,11 @@ func TestRequireApproval(t *testing.T) {
 		{"a replayed decision token is refused", &fakeApprovals{}, fakeTokens{err: ErrTokenReplayed}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_replayed", "", ""},
 		{"a forged decision token is refused", &fakeApprovals{}, fakeTokens{err: errors.New("bad signature")}, map[string]string{headerDecisionToken: "jwt"}, 403, "token_invalid", "", ""},
 		{"a token check without the nonce store is a 503", &fakeApprovals{}, fakeTokens{err: ErrStore}, map[string]string{headerDecisionToken: "jwt"}, 503, "store_unavailable", "", ""},
-		{"an approval given earlier is used once", &fakeApprovals{consumeOK: []bool{true}}, nil, nil, 0, "", "", "member:mo"},
+		{"an approval given earlier is used once", &fakeApprovals{lookup: "approved", consumeOK: []bool{true}}, nil, nil, 0, "", "", "member:mo"},
+		{"an approval another request took first", &fakeApprovals{lookup: "approved", consumeOK: []bool{false}}, nil, nil, 429, "approval_pending", "", ""},
 		{"a denied approval is refused", &fakeApprovals{lookup: "denied"}, nil, nil, 403, "approval_denied", "", ""},
 		{"an expired approval is a timeout", &fakeApprovals{lookup: "expired"}, nil, nil, 408, "approval_timeout", "", ""},
-		{"approved during the hold goes through", &fakeApprovals{consumeOK: []bool{false, true}, waitState: "approved"}, nil, nil, 0, "", "", "member:mo"},
+		{"approved during the hold goes through", &fakeApprovals{consumeOK: []bool{true}, waitState: "approved"}, nil, nil, 0, "", "", "member:mo"},
 		{"denied during the hold is refused", &fakeApprovals{waitState: "denied"}, nil, nil, 403, "approval_denied", "apr_test", ""},
 		{"expired during the hold is a timeout", &fakeApprovals{waitState: "expired"}, nil, nil, 408, "approval_timeout", "apr_test", ""},
 		{"undecided at the end of the hold is pending", &fakeApprovals{}, nil, nil, 429, "approval_pending", "apr_test", ""},
@@ -196,12 +218,12 @@ func TestStoreCallsAreTimed(t *testing.T) {
 		headers   map[string]string
 		want      []string
 	}{
-		{"an approval used", &fakeApprovals{consumeOK: []bool{true}}, nil,
-			[]string{StoreKillSwitch, StoreApproval, StoreRateLimit}},
+		{"an approval used", &fakeApprovals{lookup: "approved", consumeOK: []bool{true}}, nil,
+			[]string{StoreKillSwitch, StoreApproval, StoreRateLimit, StoreApproval}},
 		{"a decision token used", &fakeApprovals{}, map[string]string{headerDecisionToken: "jwt"},
-			[]string{StoreKillSwitch, StoreNonce, StoreRateLimit}},
+			[]string{StoreKillSwitch, StoreRateLimit, StoreNonce}},
 		{"a recent denial", &fakeApprovals{lookup: "denied"}, nil,
-			[]string{StoreKillSwitch, StoreApproval, StoreApproval}},
+			[]string{StoreKillSwitch, StoreApproval}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +234,51 @@ func TestStoreCallsAreTimed(t *testing.T) {
 			check()
 			if !slices.Equal(m.ops, tt.want) {
 				t.Errorf("timed %v, want %v", m.ops, tt.want)
+			}
+		})
+	}
+}
+
+// A retry refused by the rate limit, or by a limiter that fails, keeps its
+// approval or decision token for the next retry: nothing is spent before
+// the limiter admits the request.
+func TestRateLimitedRetryKeepsItsGrant(t *testing.T) {
+	limited := &RateVerdict{Allowed: false, RetryAfter: time.Second}
+	tests := []struct {
+		name    string
+		verdict *RateVerdict
+		err     error
+		status  int
+		reason  string
+	}{
+		{"rate limited", limited, nil, 429, "rate_limited"},
+		{"limiter down", nil, errors.New("redis down"), 503, "store_unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+", approval", func(t *testing.T) {
+			ap := &fakeApprovals{lookup: "approved", consumeOK: []bool{true}}
+			lim := &fakeLimiter{verdict: tt.verdict, err: tt.err}
+			s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: lim, KillSwitch: &fakeKill{}, Approvals: ap, Hold: 50 * time.Millisecond})
+			_, check := runMerge(t, s, nil)
+			if status, reason, _ := check(); status != tt.status || reason != tt.reason {
+				t.Fatalf("got %d %s, want %d %s", status, reason, tt.status, tt.reason)
+			}
+			if len(ap.consumeOK) != 1 {
+				t.Error("the approval was spent on a request the limiter refused")
+			}
+			lim.verdict, lim.err = nil, nil // the window moved on
+			if status, _, _ := check(); status != 0 {
+				t.Errorf("the retry after the limit: %d, want it let through with the kept approval", status)
+			}
+		})
+		t.Run(tt.name+", decision token", func(t *testing.T) {
+			used := 0
+			lim := &fakeLimiter{verdict: tt.verdict, err: tt.err}
+			s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: lim, KillSwitch: &fakeKill{},
+				Approvals: &fakeApprovals{}, Tokens: fakeTokens{used: &used}, Hold: 50 * time.Millisecond})
+			_, check := runMerge(t, s, map[string]string{headerDecisionToken: "jwt"})
+			if status, reason, _ := check(); status != tt.status || reason != tt.reason || used != 0 {
+				t.Errorf("got %d %s with %d nonce(s) used, want %d %s and none", status, reason, used, tt.status, tt.reason)
 			}
 		})
 	}

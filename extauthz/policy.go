@@ -10,7 +10,9 @@ import (
 
 // permitted evaluates the policy (deny > require_approval > allow > default
 // deny). Only an allow continues; an evaluation error denies with 503.
-func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a connectors.Action, d *Decision) bool {
+// permitted applies the policy. For a require_approval action it may return
+// spend, to run once the rate limit has admitted the request (approve).
+func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a connectors.Action, d *Decision) (spend func() bool, ok bool) {
 	start := time.Now()
 	defer func() { s.metrics.PolicyEval(time.Since(start)) }()
 	dec := snap.Policy.Evaluate(ctx, policies.Input{
@@ -22,7 +24,7 @@ func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a co
 	}
 	switch dec.Effect {
 	case policies.Allow:
-		return true
+		return nil, true
 	case policies.RequireApproval:
 		return s.approve(ctx, in, a, d.Rule, d)
 	}
@@ -33,5 +35,5 @@ func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a co
 	if dec.Err != nil {
 		d.Detail = dec.Err.Error()
 	}
-	return false
+	return nil, false
 }

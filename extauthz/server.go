@@ -306,10 +306,14 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 	if s.killed(ctx, d) {
 		return
 	}
-	if !s.permitted(ctx, snap, in, action, d) {
+	spend, ok := s.permitted(ctx, snap, in, action, d)
+	if !ok {
 		return
 	}
 	if s.limited(ctx, snap, d) {
+		return // an approval or token is kept for the retry
+	}
+	if spend != nil && !spend() {
 		return
 	}
 	if cred, ok := c.CredentialFor(d.Agent); ok {

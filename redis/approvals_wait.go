@@ -40,6 +40,12 @@ func (a *Approvals) Wait(ctx context.Context, id string) (Approval, error) {
 		if ctx.Err() != nil {
 			return last, ctx.Err()
 		}
+		if err != nil && deadlinePassed(ctx) {
+			// The read failed on ctx's deadline (the connection's own
+			// deadline) before ctx's timer marked it done: the wait ended,
+			// Redis did not fail.
+			return last, context.DeadlineExceeded
+		}
 		if err != nil {
 			return Approval{}, err
 		}
@@ -105,4 +111,9 @@ func (a *Approvals) wake(id string) {
 			}
 		}
 	}
+}
+
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }

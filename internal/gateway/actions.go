@@ -203,6 +203,13 @@ func (s *actionService) Execute(ctx context.Context, agent, id, token string, re
 	if err != nil {
 		return api.ExecuteResult{}, fmt.Errorf("%w: decision token: %v", api.ErrForbidden, err)
 	}
+	// A request that is not the decided action is refused before the
+	// nonce is spent, so a mistaken call does not cost the approval.
+	if _, hash, err := s.parse(agent, req); err != nil {
+		return api.ExecuteResult{}, err
+	} else if hash != rec.SpecHash {
+		return api.ExecuteResult{}, fmt.Errorf("%w: the request differs from the action that was decided", api.ErrForbidden)
+	}
 	fresh, err := s.g.state.nonces.Use(ctx, claims.Nonce)
 	if errors.Is(err, redis.ErrUnknownNonce) {
 		return api.ExecuteResult{}, fmt.Errorf("%w: decision token: %v", api.ErrForbidden, err)
@@ -212,11 +219,6 @@ func (s *actionService) Execute(ctx context.Context, agent, id, token string, re
 	}
 	if !fresh {
 		return api.ExecuteResult{}, fmt.Errorf("%w: decision token already used", api.ErrForbidden)
-	}
-	if _, hash, err := s.parse(agent, req); err != nil {
-		return api.ExecuteResult{}, err
-	} else if hash != rec.SpecHash {
-		return api.ExecuteResult{}, fmt.Errorf("%w: the request differs from the action that was decided", api.ErrForbidden)
 	}
 	rec.Executed = true
 	if err := s.save(ctx, rec); err != nil {

@@ -120,6 +120,14 @@ func (c tokenChecker) Identify(token string) (string, error) {
 	return claims.Agent, nil
 }
 
+func (c tokenChecker) Check(token, agent, hash string) error {
+	claims, err := c.keys.Verify(token, time.Now())
+	if err != nil {
+		return err
+	}
+	return claims.Matches(agent, hash)
+}
+
 func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error {
 	now := time.Now()
 	claims, err := c.keys.Verify(token, now)

@@ -4,12 +4,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bridle-gw/bridle/internal/statedir"
 )
 
 // getReused sends one GET and reports the status and whether it went over
@@ -157,5 +160,39 @@ func TestRevokedAgentIsCutInOpenTunnels(t *testing.T) {
 	}
 	if len(up.Seen()) != 0 {
 		t.Error("a revoked agent's request reached the upstream")
+	}
+}
+
+// Revoking one of an agent's tokens (removing its hash from the config)
+// cuts the tunnels opened with it at their next request, while tunnels of
+// the agent's other token keep working.
+func TestRevokingATokenCutsItsOpenTunnels(t *testing.T) {
+	gh := newUpstream(t, "api.github.com")
+	second, secondSum := statedir.NewToken()
+	both := gatewayOpts{agentYAML: "token_sha256s: [" + secondSum + "]",
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: gh}}}
+	g := startGateway(t, both)
+	first := g.client(g.agentProxy())
+	revoked := g.client(g.proxyURL(url.UserPassword(g.agent, second)))
+	for name, c := range map[string]*http.Client{"first": first, "second": revoked} {
+		if s, _ := getReused(t, c, "https://api.github.com/repos/a/b"); s != 200 {
+			t.Fatalf("%s token before the revocation: %d", name, s)
+		}
+	}
+
+	reloads := g.countLines("config reloaded")
+	only := both
+	only.agentYAML = ""
+	g.writeConfig(only)
+	for deadline := time.Now().Add(15 * time.Second); g.countLines("config reloaded") == reloads; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the config was not reloaded")
+		}
+	}
+	if s, reused := getReused(t, revoked, "https://api.github.com/repos/a/b"); s != 407 || !reused {
+		t.Errorf("the open tunnel of the revoked token: %d (reused %v), want 407 on the same connection", s, reused)
+	}
+	if s, reused := getReused(t, first, "https://api.github.com/repos/a/b"); s != 200 || !reused {
+		t.Errorf("the open tunnel of the kept token: %d (reused %v), want 200", s, reused)
 	}
 }

@@ -159,6 +159,22 @@ func (s *Server) consume(ctx context.Context, hash string, d *Decision) bool {
 	return true
 }
 
+// bindToken spends the decision token a request authenticated by it
+// carries, when the policy allows its action outright: the token still
+// covers exactly this action, once.
+func (s *Server) bindToken(ctx context.Context, in request, a connectors.Action, d *Decision) (spend func() bool, ok bool) {
+	hash, err := a.SpecHash()
+	if err != nil {
+		d.Reason, d.Detail = ReasonPolicyError, err.Error()
+		return nil, false
+	}
+	tok := in.headers[headerDecisionToken]
+	if !s.checkToken(tok, hash, d) {
+		return nil, false
+	}
+	return func() bool { return s.useToken(ctx, tok, hash, d) }, true
+}
+
 // checkToken verifies a decision token for this agent and action without
 // spending its nonce.
 func (s *Server) checkToken(tok, hash string, d *Decision) bool {

@@ -283,3 +283,58 @@ func TestRateLimitedRetryKeepsItsGrant(t *testing.T) {
 		})
 	}
 }
+
+// identifyingTokens accepts one decision token, for the demo agent.
+type identifyingTokens struct {
+	fakeTokens
+	token string
+}
+
+func (f identifyingTokens) Identify(tok string) (string, error) {
+	if tok != f.token {
+		return "", errors.New("not a token of ours")
+	}
+	return "demo", nil
+}
+
+// A decision token presented as the proxy credential authenticates its
+// agent for its own action only: each request on that connection must
+// carry the same token, which it spends, even where the policy allows the
+// action outright. A leaked token is not a general credential.
+func TestDecisionTokenCredentialCoversOneAction(t *testing.T) {
+	const tok = "header.payload.signature"
+	used := 0
+	s := New(Deps{Log: slog.New(slog.DiscardHandler), Limiter: &fakeLimiter{}, KillSwitch: &fakeKill{},
+		Approvals: &fakeApprovals{}, Tokens: identifyingTokens{fakeTokens{used: &used}, tok}})
+	s.Swap(testSnapshot())
+	resp, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "connect", ctx: gh, method: "CONNECT", host: "api.github.com:443",
+		headers: map[string]string{"proxy-authorization": "Bearer " + tok}}))
+	tunnel := resp.GetDynamicMetadata().GetFields()[metadataAgentID].GetStringValue()
+	if resp.GetOkResponse() == nil || tunnel != "demo#d:"+fingerprint(tok) {
+		t.Fatalf("CONNECT with a decision token: ok=%v, carried %q", resp.GetOkResponse() != nil, tunnel)
+	}
+	tests := []struct {
+		name   string
+		token  string // x-bridle-decision-token on the request
+		status int
+		reason string
+	}{
+		{"without the token", "", 403, "token_invalid"},
+		{"with another token", "header.payload.other", 403, "token_invalid"},
+		{"with the token", tok, 0, ""},
+	}
+	for _, tt := range tests {
+		h := inTunnel(map[string]string{headerAgentID: tunnel})
+		if tt.token != "" {
+			h[headerDecisionToken] = tt.token
+		}
+		resp, _ := s.Check(t.Context(), checkRequest(checkCase{phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: h}))
+		status := int(resp.GetDeniedResponse().GetStatus().GetCode())
+		if reason := resp.GetDynamicMetadata().GetFields()["reason"].GetStringValue(); status != tt.status || reason != tt.reason {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, status, reason, tt.status, tt.reason)
+		}
+	}
+	if used != 1 {
+		t.Errorf("%d nonce(s) spent, want 1: an allowed action still spends the token", used)
+	}
+}

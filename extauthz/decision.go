@@ -79,11 +79,14 @@ var messages = map[string]string{
 // Decision is the outcome of one Check. Its zero value denies: Allow must be
 // set explicitly, and a deny with no reason is reported as policy_error.
 type Decision struct {
-	ID        string
-	Allow     bool
-	Reason    string
-	Phase     string
-	Agent     string
+	ID     string
+	Allow  bool
+	Reason string
+	Phase  string
+	Agent  string
+	// cred is the credential the agent was authenticated by (carried into
+	// a tunnel from its CONNECT).
+	cred      credentialRef
 	Connector string
 	Action    string // action type, empty until connectors parse requests
 	Rule      string // deciding policy/rule, empty when none

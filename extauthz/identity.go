@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 )
@@ -88,6 +89,7 @@ func validToken(t string) bool {
 type Agents struct {
 	names  map[string]bool
 	hashes []tokenHash
+	held   map[string]bool // agent + "#" + fingerprint of each token
 }
 
 type tokenHash struct {
@@ -97,15 +99,21 @@ type tokenHash struct {
 
 // NewAgents indexes agents by name and token hash.
 func NewAgents(agents map[string][][32]byte) *Agents {
-	a := &Agents{names: make(map[string]bool, len(agents))}
+	a := &Agents{names: make(map[string]bool, len(agents)), held: map[string]bool{}}
 	for name, sums := range agents {
 		a.names[name] = true
 		for _, s := range sums {
 			a.hashes = append(a.hashes, tokenHash{sum: s, agent: name})
+			a.held[name+"#"+hex.EncodeToString(s[:fingerprintLen])] = true
 		}
 	}
 	return a
 }
+
+// Holds reports whether agent still has the token of fingerprint fp: a
+// token removed from the config (revoked) cuts the tunnels it opened at
+// their next request.
+func (a *Agents) Holds(agent, fp string) bool { return a.held[agent+"#"+fp] }
 
 // Exists reports whether an agent of that name is configured; removing an
 // agent from the config cuts its open tunnels at their next request.
@@ -131,4 +139,64 @@ func (a *Agents) Authenticate(c Credentials) (string, bool) {
 		return "", false
 	}
 	return agent, true
+}
+
+// A tunnel carries from its CONNECT who opened it, and with what: Envoy
+// copies the connect-phase Check's value into every request of the tunnel
+// (agent-sent copies removed first). The value is AGENT#t:FP for an agent
+// token and AGENT#d:FP for a decision token, FP being the first 8 bytes of
+// the credential's SHA-256 in hex (of an agent token: a prefix of the hash
+// in the config). The request phase then checks that the agent still holds
+// that token, and holds a tunnel opened with a decision token to that
+// token's one action.
+type credentialRef string
+
+const (
+	credAgentToken    = 't'
+	credDecisionToken = 'd'
+	fingerprintLen    = 8
+)
+
+// fingerprint names a credential without revealing it.
+func fingerprint(secret string) string {
+	s := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(s[:fingerprintLen])
+}
+
+func newCredentialRef(kind byte, secret string) credentialRef {
+	return credentialRef(string(kind) + ":" + fingerprint(secret))
+}
+
+func (r credentialRef) kind() byte {
+	if r == "" {
+		return 0
+	}
+	return r[0]
+}
+
+func (r credentialRef) fp() string {
+	if len(r) < 2 {
+		return ""
+	}
+	return string(r[2:])
+}
+
+// carried is the identity a CONNECT hands to its tunnel.
+func carried(agent string, r credentialRef) string { return agent + "#" + string(r) }
+
+// parseCarried reads the identity a tunnel carries; anything else is no
+// identity.
+func parseCarried(v string) (string, credentialRef, bool) {
+	i := strings.LastIndexByte(v, '#')
+	if i <= 0 {
+		return "", "", false
+	}
+	agent, r := v[:i], credentialRef(v[i+1:])
+	if len(r) != 2+2*fingerprintLen || r[1] != ':' || (r[0] != credAgentToken && r[0] != credDecisionToken) {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(r.fp()); err != nil {
+		return "", "", false
+	}
+	return agent, r, true
 }

@@ -201,7 +201,7 @@ func metadata(d *Decision) *structpb.Struct {
 		f["agent"] = structpb.NewStringValue(d.Agent)
 		if d.Allow && d.Phase == phaseConnect {
 			// Read by set_filter_state and carried into the tunnel.
-			f[metadataAgentID] = structpb.NewStringValue(d.Agent)
+			f[metadataAgentID] = structpb.NewStringValue(carried(d.Agent, d.cred))
 		}
 	}
 	if d.Connector != "" {

@@ -268,12 +268,16 @@ func (s *Server) plain(ctx context.Context, snap *Snapshot, in request, d *Decis
 // from the header Envoy set from the tunnel's filter state (agent copies
 // are removed before it is set).
 func (s *Server) request(ctx context.Context, snap *Snapshot, in request, d *Decision) {
-	agent := in.headers[headerAgentID]
-	if agent == "" || agent == "-" || !snap.Agents.Exists(agent) {
+	agent, cred, ok := parseCarried(in.headers[headerAgentID])
+	if !ok || !snap.Agents.Exists(agent) {
 		d.Reason = ReasonUnauthenticated
 		return
 	}
-	d.Agent = agent
+	if cred.kind() == credAgentToken && !snap.Agents.Holds(agent, cred.fp()) {
+		d.Agent, d.Reason, d.Detail = agent, ReasonUnauthenticated, "the token that opened this tunnel was revoked"
+		return
+	}
+	d.Agent, d.cred = agent, cred
 	c := s.connector(snap, in, d)
 	if c == nil {
 		return
@@ -306,9 +310,19 @@ func (s *Server) forward(ctx context.Context, snap *Snapshot, c *connectors.Conn
 	if s.killed(ctx, d) {
 		return
 	}
+	bound := d.cred.kind() == credDecisionToken
+	if bound && fingerprint(in.headers[headerDecisionToken]) != d.cred.fp() {
+		d.Reason, d.Detail = ReasonTokenInvalid, "a connection authenticated by a decision token carries that token's action only, with the token"
+		return
+	}
 	spend, ok := s.permitted(ctx, snap, in, action, d)
 	if !ok {
 		return
+	}
+	if bound && spend == nil { // allowed by policy: the token is still spent, once
+		if spend, ok = s.bindToken(ctx, in, action, d); !ok {
+			return
+		}
 	}
 	if s.limited(ctx, snap, d) {
 		return // an approval or token is kept for the retry
@@ -344,14 +358,18 @@ func (s *Server) authenticate(snap *Snapshot, in request, d *Decision) bool {
 		return false
 	}
 	agent, ok := snap.Agents.Authenticate(creds)
+	d.cred = newCredentialRef(credAgentToken, creds.Token)
 	if !ok && s.tokens != nil && strings.Count(creds.Token, ".") == 2 {
-		// A decision token identifies its agent for one action; the
-		// request inside must still carry it, and the policy still applies.
+		// A decision token identifies its agent for one action: the
+		// request must carry the same token, which it spends (bound), and
+		// the policy still applies.
 		if a, err := s.tokens.Identify(creds.Token); err == nil && snap.Agents.Exists(a) && (creds.User == "" || creds.User == a) {
 			agent, ok = a, true
+			d.cred = newCredentialRef(credDecisionToken, creds.Token)
 		}
 	}
 	if !ok {
+		d.cred = ""
 		d.Reason = ReasonUnauthenticated
 		return false
 	}

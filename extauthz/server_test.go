@@ -23,6 +23,8 @@ import (
 
 const (
 	demoToken  = "brd_demo_token"
+	// demoTunnel is the identity a tunnel opened with demoToken carries.
+	demoTunnel = "demo#t:fb78d515fa3d5947" // sha256(demoToken)[:8]
 	credential = "Bearer ghp_real_credential"
 )
 
@@ -92,7 +94,7 @@ func checkRequest(c checkCase) *authv3.CheckRequest {
 var gh = map[string]string{envoy.CtxConnector: "github", envoy.CtxHost: "api.github.com"}
 
 func inTunnel(extra map[string]string) map[string]string {
-	h := map[string]string{envoy.HeaderAgentID: "demo", envoy.HeaderConnectAuthority: "api.github.com:443"}
+	h := map[string]string{envoy.HeaderAgentID: demoTunnel, envoy.HeaderConnectAuthority: "api.github.com:443"}
 	for k, v := range extra {
 		h[k] = v
 	}
@@ -113,7 +115,10 @@ func TestCheckDecisions(t *testing.T) {
 		{name: "request with :authority port 443 is allowed", phase: "request", ctx: gh, method: "GET", host: "api.github.com:443", sni: "api.github.com", headers: inTunnel(nil)},
 		{name: "request without agent id is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: map[string]string{envoy.HeaderConnectAuthority: "api.github.com:443"}, status: 407, reason: "unauthenticated"},
 		{name: "request with agent id '-' (missing filter state) is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: "-"}), status: 407, reason: "unauthenticated"},
-		{name: "request from a removed agent is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: "removed"}), status: 407, reason: "unauthenticated"},
+		{name: "request from a removed agent is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: carried("removed", newCredentialRef('t', "x"))}), status: 407, reason: "unauthenticated"},
+		{name: "request in a tunnel opened with a revoked token is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: carried("demo", newCredentialRef('t', "brd_revoked"))}), status: 407, reason: "unauthenticated"},
+		{name: "request with a bare agent name (no credential) is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: "demo"}), status: 407, reason: "unauthenticated"},
+		{name: "request with a malformed credential is 407", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.github.com", headers: inTunnel(map[string]string{envoy.HeaderAgentID: "demo#x:0123456789abcdef"}), status: 407, reason: "unauthenticated"},
 		{name: "request whose Host differs from the chain is 421", phase: "request", ctx: gh, method: "GET", host: "api.stripe.com", sni: "api.github.com", headers: inTunnel(nil), status: 421, reason: "misdirected"},
 		{name: "request whose SNI differs is 421", phase: "request", ctx: gh, method: "GET", host: "api.github.com", sni: "api.stripe.com", headers: inTunnel(nil), status: 421, reason: "misdirected"},
 		{name: "request without SNI is 421", phase: "request", ctx: gh, method: "GET", host: "api.github.com", headers: inTunnel(nil), status: 421, reason: "misdirected"},
@@ -236,8 +241,8 @@ func TestAllowInjectsCredentialAndStripsAgentCredentials(t *testing.T) {
 	if len(resp.GetOkResponse().GetHeaders()) != 0 {
 		t.Errorf("connect allow sets headers %v", resp.GetOkResponse().GetHeaders())
 	}
-	if got := resp.GetDynamicMetadata().GetFields()[envoy.MetadataAgentID].GetStringValue(); got != "demo" {
-		t.Errorf("agent_id metadata %q", got)
+	if got := resp.GetDynamicMetadata().GetFields()[envoy.MetadataAgentID].GetStringValue(); got != demoTunnel {
+		t.Errorf("agent_id metadata %q, want the agent and its token's fingerprint %q", got, demoTunnel)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	demoToken  = "brd_demo_token"
+	demoToken = "brd_demo_token"
 	// demoTunnel is the identity a tunnel opened with demoToken carries.
 	demoTunnel = "demo#t:fb78d515fa3d5947" // sha256(demoToken)[:8]
 	credential = "Bearer ghp_real_credential"

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -15,6 +16,26 @@ import (
 )
 
 type fakeKill struct{ set []string }
+
+// fakeApprovals and fakeActions answer every call with success.
+type fakeApprovals struct{}
+
+func (fakeApprovals) List(context.Context, string) ([]Approval, error) { return nil, nil }
+func (fakeApprovals) Decide(context.Context, string, bool, string, string) (Approval, error) {
+	return Approval{}, nil
+}
+
+type fakeActions struct{}
+
+func (fakeActions) Submit(context.Context, string, ActionRequest) (ActionResult, error) {
+	return ActionResult{}, nil
+}
+func (fakeActions) Get(context.Context, string, string) (ActionResult, error) {
+	return ActionResult{}, nil
+}
+func (fakeActions) Execute(context.Context, string, string, string, ActionRequest) (ExecuteResult, error) {
+	return ExecuteResult{}, nil
+}
 
 // fakeReloader counts reloads.
 type fakeReloader struct{ n int }
@@ -57,16 +78,26 @@ func testTokens() *Tokens {
 // tokens.
 func TestRolesPerEndpoint(t *testing.T) {
 	kill, traffic, reloads := &fakeKill{}, &fakeTraffic{}, &fakeReloader{}
-	srv := New(Deps{Ready: readiness{}, KillSwitch: kill, Traffic: traffic, Reloader: reloads}, testTokens())
+	srv := New(Deps{Ready: readiness{}, KillSwitch: kill, Traffic: traffic, Reloader: reloads,
+		Approvals: fakeApprovals{}, Actions: fakeActions{}}, testTokens())
+	const action = `{"method":"GET","url":"https://api.github.com/user"}`
 	endpoints := []struct {
 		method, path, body string
 		min                Role // NoRole: agents allowed too
+		agentsOnly         bool // operators are refused
+		ok                 int  // the status of an allowed call (200 when 0)
 	}{
-		{"GET", "/api/v1/traffic", "", NoRole},
-		{"GET", "/api/v1/killswitch", "", Viewer},
-		{"PUT", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
-		{"DELETE", "/api/v1/killswitch", `{"scope":"all"}`, Admin},
-		{"POST", "/api/v1/reload", "", Admin},
+		{"GET", "/api/v1/traffic", "", NoRole, false, 0},
+		{"GET", "/api/v1/killswitch", "", Viewer, false, 0},
+		{"PUT", "/api/v1/killswitch", `{"scope":"all"}`, Admin, false, 0},
+		{"DELETE", "/api/v1/killswitch", `{"scope":"all"}`, Admin, false, 0},
+		{"POST", "/api/v1/reload", "", Admin, false, 0},
+		{"GET", "/api/v1/approvals", "", NoRole, false, 0},
+		{"POST", "/api/v1/approvals/apr_1/approve", `{"note":"ok"}`, Member, false, 0},
+		{"POST", "/api/v1/approvals/apr_1/deny", "", Member, false, 0},
+		{"POST", "/api/v1/actions", action, NoRole, true, 201},
+		{"GET", "/api/v1/actions/act_1", "", NoRole, true, 0},
+		{"POST", "/api/v1/actions/act_1/execute", action, NoRole, true, 0},
 	}
 	callers := []struct {
 		token string
@@ -81,12 +112,15 @@ func TestRolesPerEndpoint(t *testing.T) {
 			if c.token != "" {
 				req.Header.Set("Authorization", "Bearer "+c.token)
 			}
+			req.Header.Set("X-Bridle-Decision-Token", "tok")
 			srv.ServeHTTP(rec, req)
-			want := 200
+			want := cmp.Or(e.ok, 200)
 			switch {
 			case c.token == "" || c.token == "wrong":
 				want = 401
 			case c.agent && e.min != NoRole:
+				want = 403
+			case !c.agent && e.agentsOnly:
 				want = 403
 			case !c.agent && c.role < max(e.min, Viewer):
 				want = 403
@@ -173,5 +207,40 @@ func TestKillSwitchStoreErrors(t *testing.T) {
 		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.says) {
 			t.Errorf("%v: %d %s; want %d saying %q", tc.err, rec.Code, rec.Body, tc.code, tc.says)
 		}
+	}
+}
+
+// Malformed, missing and extra fields on the decide and execute endpoints
+// are 400s that say what is wrong; nothing reaches the store.
+func TestDecideAndExecuteRefuseBadInput(t *testing.T) {
+	srv := New(Deps{Ready: readiness{}, Approvals: fakeApprovals{}, Actions: fakeActions{}}, testTokens())
+	long := `{"note":"` + strings.Repeat("x", 501) + `"}`
+	tests := []struct {
+		name, token, path, body string
+		hdr                     map[string]string
+		want                    string // in the error
+	}{
+		{"approve: unknown field", "member-tok", "/api/v1/approvals/apr_1/approve", `{"nte":"typo"}`, nil, `unknown field \"nte\"`},
+		{"deny: note of the wrong type", "member-tok", "/api/v1/approvals/apr_1/deny", `{"note":5}`, nil, "note"},
+		{"approve: note too long", "member-tok", "/api/v1/approvals/apr_1/approve", long, nil, "note: at most 500 characters"},
+		{"approve: not JSON", "member-tok", "/api/v1/approvals/apr_1/approve", `note=ok`, nil, "invalid"},
+		{"execute: no token", "agent-tok", "/api/v1/actions/act_1/execute", `{"method":"GET","url":"https://a.example/"}`, map[string]string{}, "X-Bridle-Decision-Token: required"},
+		{"execute: unknown field", "agent-tok", "/api/v1/actions/act_1/execute", `{"method":"GET","url":"https://a.example/","bdy":""}`, nil, `unknown field \"bdy\"`},
+		{"execute: missing method and url", "agent-tok", "/api/v1/actions/act_1/execute", `{}`, nil, `"method":"required"`},
+		{"execute: bad url", "agent-tok", "/api/v1/actions/act_1/execute", `{"method":"GET","url":"ftp://a.example/"}`, nil, "want an absolute http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("POST", tt.path, strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+			if tt.hdr == nil {
+				req.Header.Set("X-Bridle-Decision-Token", "tok")
+			}
+			srv.ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Errorf("%d %s, want 400 with %q", rec.Code, rec.Body, tt.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,4 +191,43 @@ func (g *gateway) approvedMergeToken(t *testing.T, pr int) string {
 		t.Fatalf("after approval: %v", got)
 	}
 	return tok
+}
+
+// An approval that expires undecided, with no request held on it, is
+// announced once: approval.expired reaches the webhook.
+func TestUndecidedApprovalExpiryIsAnnounced(t *testing.T) {
+	up := newUpstream(t, "api.github.com")
+	events := make(chan string, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Event string }
+		json.NewDecoder(r.Body).Decode(&ev)
+		events <- ev.Event
+	}))
+	t.Cleanup(hook.Close)
+	g := startGateway(t, gatewayOpts{policy: actionsPolicy,
+		extraYAML: "approvals: {hold: 500ms, timeout: 1s, webhook_url: " + hook.URL + ", webhook_secret: e2e-webhook-secret}",
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up,
+			credHeader: "Authorization", credValue: "Bearer x"}}})
+	merge := map[string]any{"method": "PUT", "url": "https://api.github.com/repos/acme/api/pulls/7/merge",
+		"headers": map[string]string{"Content-Type": "application/json"}, "body": `{"merge_method":"squash"}`}
+	if status, res := g.apiCall(t, "POST", "/api/v1/actions", merge, nil); status != 201 || res["decision"] != "require_approval" {
+		t.Fatalf("submit: %d %v", status, res)
+	}
+	var got []string
+	deadline := time.After(15 * time.Second) // 1 s to expire, a sweep every 5 s
+	for !slices.Contains(got, "approval.expired") {
+		select {
+		case ev := <-events:
+			got = append(got, ev)
+		case <-deadline:
+			t.Fatalf("webhook events %v: no approval.expired", got)
+		}
+	}
+	time.Sleep(6 * time.Second) // another sweep: still announced once
+	for len(events) > 0 {
+		got = append(got, <-events)
+	}
+	if !slices.Equal(got, []string{"approval.created", "approval.expired"}) {
+		t.Errorf("webhook events %v, want approval.created then approval.expired, once each", got)
+	}
 }

@@ -337,6 +337,33 @@ func (a *Approvals) runOnPointer(ctx context.Context, script *goredis.Script, ve
 	return res, nil
 }
 
+// ClaimExpired returns the approvals that expired undecided since the last
+// claim (at most 100 a call), each to exactly one caller across replicas:
+// whoever announces expiries (webhooks, Slack) calls it periodically.
+// Entries stay claimable for an hour after their expiry.
+func (a *Approvals) ClaimExpired(ctx context.Context) ([]Approval, error) {
+	opCtx, cancel := a.store.opContext(ctx)
+	ids, err := claimExpiredScript.Run(opCtx, a.store.client, []string{approvalPendingKey}, 100).StringSlice()
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("approval: claiming expired: %w", err)
+	}
+	out := make([]Approval, 0, len(ids))
+	for _, id := range ids {
+		ap, err := a.Get(ctx, id)
+		if errors.Is(err, ErrApprovalNotFound) {
+			continue // its record is gone already
+		}
+		if err != nil {
+			return out, err // the rest are lost to announcement, not to enforcement
+		}
+		if ap.State == ApprovalExpired {
+			out = append(out, ap)
+		}
+	}
+	return out, nil
+}
+
 // CountPending returns how many approvals are pending across all agents
 // and replicas. It may over-count briefly after a Decide whose index update
 // failed, never under-count.

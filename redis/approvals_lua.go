@@ -139,7 +139,8 @@ if #old > 0 then
   redis.call('HDEL', KEYS[1], unpack(old))
   redis.call('ZREM', KEYS[2], unpack(old))
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+-- Expired pending entries stay an hour for ClaimExpired to announce.
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600000)
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if tonumber(ARGV[4]) > now then
@@ -168,6 +169,14 @@ for i, id in ipairs(ids) do
   end
 end
 return out`)
+
+// claimExpiredScript takes (removes and returns) up to ARGV[1] ids from the
+// pending set whose expiry has passed: removal is the claim, so of several
+// replicas sweeping at once each expiry goes to one. KEYS[1] pending set.
+var claimExpiredScript = approvalScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))
+if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
+return ids`)
 
 // countScript counts approvals pending and unexpired. KEYS[1] pending set.
 var countScript = approvalScript(`

@@ -358,3 +358,31 @@ func TestApprovedApprovalsLapseUnused(t *testing.T) {
 		t.Errorf("Lookup: %+v, %v, %v; want expired", got, found, err)
 	}
 }
+
+// An approval that expires undecided is claimed once, by one of several
+// replicas; decided approvals are never claimed as expired.
+func TestExpiredApprovalsAreClaimedOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *Store, replica func() *Store) {
+		a, b := newApprovals(t, s, 150*time.Millisecond), newApprovals(t, replica(), 150*time.Millisecond)
+		undecided := mustCreate(t, a, held("ci-bot", hashMerge))
+		decided := mustCreate(t, a, held("ops-bot", hashMerge))
+		if _, err := a.Decide(t.Context(), decided.ID, false, "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := a.ClaimExpired(t.Context()); err != nil || len(got) != 0 {
+			t.Fatalf("before the expiry: %v, %v", got, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		var claimed []Approval
+		for _, r := range []*Approvals{a, b, a} {
+			got, err := r.ClaimExpired(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			claimed = append(claimed, got...)
+		}
+		if len(claimed) != 1 || claimed[0].ID != undecided.ID || claimed[0].State != ApprovalExpired {
+			t.Errorf("claimed %+v, want the undecided approval once, expired", claimed)
+		}
+	})
+}

@@ -38,6 +38,7 @@ func (g *gateway) loadKeyring() (*tokens.Keyring, error) {
 type approvalsAdapter struct {
 	a      *redis.Approvals
 	notify *notify.Service // nil-safe
+	log    *slog.Logger
 }
 
 var _ extauthz.ApprovalStore = approvalsAdapter{}
@@ -63,9 +64,37 @@ func (x approvalsAdapter) Create(ctx context.Context, r extauthz.ApprovalRequest
 func (x approvalsAdapter) Wait(ctx context.Context, id string) (string, error) {
 	ap, err := x.a.Wait(ctx, id)
 	if ap.State == redis.ApprovalExpired {
-		x.notify.ApprovalDecided(toNotify(ap)) // the buttons go away
+		x.announceExpired(context.WithoutCancel(ctx)) // at once, rather than at the next sweep
 	}
 	return ap.State, err
+}
+
+// announceExpired tells Slack and the webhooks of approvals that expired
+// undecided (the buttons go away; approval.expired), each once across
+// replicas.
+func (x approvalsAdapter) announceExpired(ctx context.Context) {
+	expired, err := x.a.ClaimExpired(ctx)
+	for _, ap := range expired {
+		x.notify.ApprovalDecided(toNotify(ap))
+	}
+	if err != nil && x.log != nil {
+		x.log.Warn("announcing expired approvals", "error", err)
+	}
+}
+
+// sweepExpired announces expiries every interval until ctx ends: most
+// approvals expire with no request waiting on them.
+func (x approvalsAdapter) sweepExpired(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			x.announceExpired(ctx)
+		}
+	}
 }
 
 func toNotify(a redis.Approval) notify.Approval {

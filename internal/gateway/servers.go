@@ -161,7 +161,10 @@ func (g *gateway) startDecisions(ctx context.Context, deps *api.Deps) error {
 			return err
 		}
 	}
-	approvals := approvalsAdapter{a: g.state.approvals, notify: notifier}
+	approvals := approvalsAdapter{a: g.state.approvals, notify: notifier, log: g.opts.Log}
+	if notifier.Enabled() {
+		go approvals.sweepExpired(ctx, expirySweep)
+	}
 	g.authz = extauthz.New(extauthz.Deps{
 		Log: g.opts.Log, Recorder: g.audit, Metrics: g.metrics,
 		Limiter: limiterAdapter{g.state.limiter}, KillSwitch: killAdapter{g.state.kill},
@@ -241,3 +244,7 @@ func (g *gateway) storeGauge(name, help string, count func(context.Context) (int
 		return float64(n)
 	})
 }
+
+// expirySweep is how often expired approvals are announced (Slack buttons
+// removed, approval.expired sent) when no held request saw the expiry.
+const expirySweep = 5 * time.Second

@@ -151,6 +151,9 @@ func New(cfg Config) (*Service, error) {
 	return &Service{slack: sc, hooks: wh}, nil
 }
 
+// Enabled reports whether anything is notified (Slack or a webhook).
+func (s *Service) Enabled() bool { return s != nil && (s.slack != nil || s.hooks != nil) }
+
 // ApprovalCreated posts the approval to Slack and sends an
 // approval.created webhook. It returns at once.
 func (s *Service) ApprovalCreated(a Approval) {

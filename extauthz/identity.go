@@ -181,6 +181,14 @@ func (r credentialRef) fp() string {
 	return string(r[2:])
 }
 
+// TunnelIdentity is the identity Envoy carries into the tunnel of a
+// CONNECT authenticated by an agent token: what the x-bridle-agent-id
+// header of a request-phase Check holds (for load tools that send Checks
+// without Envoy).
+func TunnelIdentity(agent, token string) string {
+	return carried(agent, newCredentialRef(credAgentToken, token))
+}
+
 // carried is the identity a CONNECT hands to its tunnel.
 func carried(agent string, r credentialRef) string { return agent + "#" + string(r) }
 

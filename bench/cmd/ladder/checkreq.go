@@ -3,12 +3,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -17,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/bridle-gw/bridle/envoy"
+	"github.com/bridle-gw/bridle/extauthz"
 )
 
 // writeProtoset writes the descriptors of envoy.service.auth.v3 and
@@ -53,7 +59,7 @@ func writeProtoset(path string) error {
 // filter state carries under Bridle (the no-op server gives none), and n
 // paths from pathFormat (a %d is replaced by the message's number, so each
 // message is a different action input and Bridle's policy cache misses).
-func checkRequests(file, dumpDir, pathFormat string, n int) (string, error) {
+func checkRequests(file, dumpDir, pathFormat, token string, n int) (string, error) {
 	req := &authv3.CheckRequest{}
 	source := "captured from Envoy"
 	b, err := os.ReadFile(filepath.Join(dumpDir, envoy.PhaseRequest+".json"))
@@ -68,7 +74,7 @@ func checkRequests(file, dumpDir, pathFormat string, n int) (string, error) {
 	if h == nil || req.GetAttributes().GetContextExtensions()[envoy.CtxPhase] != envoy.PhaseRequest {
 		return "", fmt.Errorf("captured CheckRequest is not a request-phase one")
 	}
-	h.Headers[envoy.HeaderAgentID] = benchAgent
+	h.Headers[envoy.HeaderAgentID] = extauthz.TunnelIdentity(benchAgent, token)
 	h.Headers[envoy.HeaderConnectAuthority] = benchHost + ":443"
 	if !strings.Contains(pathFormat, "%d") {
 		n = 1
@@ -104,4 +110,37 @@ func syntheticCheck() *authv3.CheckRequest {
 		TlsSession:        &authv3.AttributeContext_TLSSession{Sni: benchHost},
 		ContextExtensions: map[string]string{envoy.CtxPhase: envoy.PhaseRequest, envoy.CtxConnector: benchConnector, envoy.CtxHost: benchHost},
 	}}
+}
+
+// probeCheck sends the first Check of a requests file to addr and fails
+// unless it is allowed: a Check-only row of denials (say, an identity the
+// server no longer accepts) would measure another path than it claims.
+func probeCheck(ctx context.Context, addr, file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	size, n := protowire.ConsumeVarint(b)
+	if n < 0 || uint64(len(b)-n) < size {
+		return errors.New(file + ": not count-prefixed CheckRequests")
+	}
+	req := &authv3.CheckRequest{}
+	if err := proto.Unmarshal(b[n:n+int(size)], req); err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
+	if err != nil {
+		return fmt.Errorf("probe Check to %s: %w", addr, err)
+	}
+	if resp.GetOkResponse() == nil {
+		return fmt.Errorf("probe Check to %s was denied (%v): the Check-only rows would measure denials", addr, resp.GetDynamicMetadata().GetFields()["reason"])
+	}
+	return nil
 }

@@ -258,7 +258,7 @@ func (l *ladder) checkOnly(ctx context.Context, pathFormat string) error {
 	}
 	write := func(name, pathFormat string, n int) (string, error) {
 		f := filepath.Join(w.dir, name)
-		what, err := checkRequests(f, w.dumpDir, pathFormat, n)
+		what, err := checkRequests(f, w.dumpDir, pathFormat, w.token, n)
 		if err != nil {
 			return "", err
 		}
@@ -294,6 +294,9 @@ func (l *ladder) checkOnly(ctx context.Context, pathFormat string) error {
 	}
 	ceilings := map[string]*row{}
 	for _, s := range servers {
+		if err := probeCheck(ctx, s.addr, s.data); err != nil {
+			return fmt.Errorf("Check-only, %s: %w", s.name, err)
+		}
 		for _, rate := range append(append([]int{}, o.ghzRates...), 0) {
 			if ctx.Err() != nil {
 				return ctx.Err()

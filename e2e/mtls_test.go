@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +61,18 @@ func TestControlPlaneMutualTLS(t *testing.T) {
 	}
 	if err := check(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "bridle-control-plane.internal"})); err == nil {
 		t.Error("a TLS client without a client certificate got a Check answer")
+	}
+	// xDS carries the MITM keys: a client without a certificate from
+	// Bridle's CA is refused in the handshake (TLS 1.3 reports it on the
+	// first read), not left waiting.
+	if conn, err := tls.Dial("tcp", g.eps.XDS, &tls.Config{RootCAs: pool, ServerName: "bridle-control-plane.internal"}); err == nil {
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+		var ne net.Error
+		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+			t.Errorf("xDS accepted a TLS client without a client certificate (read: %v)", err)
+		}
 	}
 	out := g.bridleCLI(t, "killswitch", "status")
 	if !strings.Contains(out, "SCOPE") {

@@ -198,10 +198,17 @@ func TestFaultRedisStalledDeniesFast(t *testing.T) {
 	if n := len(up.Seen()); n != 0 {
 		t.Errorf("upstream saw %d requests while Redis was stalled", n)
 	}
+	// Readiness says why: a load balancer stops sending agents here.
+	if status, body := g.apiGet(t, "", "/readyz"); status != 503 || !strings.Contains(body, "state store") {
+		t.Errorf("/readyz with Redis stalled: %d %s, want 503 naming the state store", status, body)
+	}
 
 	// A kill switch set before the stall still holds during it.
 	rs.Resume()
 	waitStatus(t, g, "https://api.github.com/repos/acme/api", 200)
+	if status, body := g.apiGet(t, "", "/readyz"); status != 200 {
+		t.Errorf("/readyz after Redis came back: %d %s", status, body)
+	}
 	g.bridleCLI(t, "killswitch", "on", "--agent", g.agent, "--reason", "fault test")
 	rs.Pause()
 	up.Reset()

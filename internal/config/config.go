@@ -76,14 +76,20 @@ type wireOperator struct {
 }
 
 type wireRedis struct {
-	URL         string        `yaml:"url"`
-	Sentinel    *wireSentinel `yaml:"sentinel"`
-	Cluster     []string      `yaml:"cluster"`
-	Username    string        `yaml:"username"`
-	Password    string        `yaml:"password"`
-	TLS         bool          `yaml:"tls"`
-	DialTimeout time.Duration `yaml:"dial_timeout"`
-	OpTimeout   time.Duration `yaml:"op_timeout"`
+	URL      string        `yaml:"url"`
+	Sentinel *wireSentinel `yaml:"sentinel"`
+	Cluster  []string      `yaml:"cluster"`
+	Username string        `yaml:"username"`
+	Password string        `yaml:"password"`
+	TLS      bool          `yaml:"tls"`
+	// A private CA (trusted instead of the system roots), a client
+	// certificate, the name to verify; any of them turns TLS on.
+	TLSCA         string        `yaml:"tls_ca"`
+	TLSCert       string        `yaml:"tls_cert"`
+	TLSKey        string        `yaml:"tls_key"`
+	TLSServerName string        `yaml:"tls_server_name"`
+	DialTimeout   time.Duration `yaml:"dial_timeout"`
+	OpTimeout     time.Duration `yaml:"op_timeout"`
 }
 
 type wireSentinel struct {
@@ -268,8 +274,14 @@ type Redis struct {
 	Cluster            []string
 	Username, Password string
 	TLS                bool
-	DialTimeout        time.Duration
-	OpTimeout          time.Duration
+	// TLSCA is PEM roots trusted instead of the system's; TLSCert and
+	// TLSKey a PEM client certificate and key (checked to match at load);
+	// TLSServerName the name the server's certificate must carry (default:
+	// the host dialled). Any of them implies TLS.
+	TLSCA, TLSCert, TLSKey []byte
+	TLSServerName          string
+	DialTimeout            time.Duration
+	OpTimeout              time.Duration
 }
 
 // String never shows passwords.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -363,7 +364,45 @@ func (v *validator) redis(w wireRedis) {
 	if r.OpTimeout != 0 && r.OpTimeout > 5*time.Second {
 		v.errorf("redis.op_timeout", "op_timeout %s: keep it in the tens of milliseconds; a slow store must fail fast (max 5s)", r.OpTimeout)
 	}
+	v.redisTLS(w, &r, modes > 0)
 	v.cfg.Redis = r
+}
+
+// redisTLS reads the TLS files of the redis block (paths relative to the
+// config file) and checks they hold what they should.
+func (v *validator) redisTLS(w wireRedis, r *Redis, remote bool) {
+	if w.TLSCA == "" && w.TLSCert == "" && w.TLSKey == "" && w.TLSServerName == "" {
+		return
+	}
+	if !remote {
+		v.errorf("redis", "tls_ca, tls_cert, tls_key and tls_server_name need a url, sentinel or cluster (the embedded Redis is in-process)")
+		return
+	}
+	r.TLS, r.TLSServerName = true, w.TLSServerName
+	read := func(field, file string) []byte {
+		b, err := os.ReadFile(v.cfg.Path(file))
+		if err != nil {
+			v.errorf("redis."+field, "reading %s: %v", field, err)
+			return nil
+		}
+		return b
+	}
+	if w.TLSCA != "" {
+		if r.TLSCA = read("tls_ca", w.TLSCA); r.TLSCA != nil && !x509.NewCertPool().AppendCertsFromPEM(r.TLSCA) {
+			v.errorf("redis.tls_ca", "tls_ca %s holds no PEM certificate", w.TLSCA)
+		}
+	}
+	switch {
+	case (w.TLSCert == "") != (w.TLSKey == ""):
+		v.errorf("redis.tls_cert", "give tls_cert and tls_key together (a client certificate and its key)")
+	case w.TLSCert != "":
+		r.TLSCert, r.TLSKey = read("tls_cert", w.TLSCert), read("tls_key", w.TLSKey)
+		if r.TLSCert != nil && r.TLSKey != nil {
+			if _, err := tls.X509KeyPair(r.TLSCert, r.TLSKey); err != nil {
+				v.errorf("redis.tls_cert", "tls_cert %s and tls_key %s: %v", w.TLSCert, w.TLSKey, err)
+			}
+		}
+	}
 }
 
 func (v *validator) operators(ws []wireOperator) {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
@@ -35,7 +36,18 @@ func openState(ctx context.Context, c config.Redis, approvalTimeout time.Duratio
 			Username: c.SentinelUsername, Password: c.SentinelPassword}
 	}
 	if c.TLS {
-		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLSServerName}
+		if c.TLSCA != nil {
+			o.TLS.RootCAs = x509.NewCertPool()
+			o.TLS.RootCAs.AppendCertsFromPEM(c.TLSCA)
+		}
+		if c.TLSCert != nil {
+			cert, err := tls.X509KeyPair(c.TLSCert, c.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("redis client certificate: %w", err)
+			}
+			o.TLS.Certificates = []tls.Certificate{cert}
+		}
 	}
 	store, err := redis.Open(ctx, o)
 	if err != nil {

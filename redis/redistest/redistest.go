@@ -27,11 +27,12 @@ import (
 // Server is one redis-server process. Its methods are safe for concurrent
 // use; the process is killed when the test ends.
 type Server struct {
-	t    testing.TB
-	bin  string
-	port int
-	conf string   // config file given first, if any
-	args []string // extra redis-server arguments
+	t       testing.TB
+	bin     string
+	port    int
+	tlsPort int      // 0: no TLS
+	conf    string   // config file given first, if any
+	args    []string // extra redis-server arguments
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -79,6 +80,24 @@ func start(t testing.TB, conf string, args ...string) *Server {
 	t.Fatalf("starting redis-server: %v", err)
 	return nil
 }
+
+// StartTLS starts a redis-server that also serves TLS on a port of its own
+// (TLSAddr), with the PEM certificate and key in certFile and keyFile.
+// Clients are not asked for certificates.
+func StartTLS(t testing.TB, certFile, keyFile string) *Server {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, "", "--tls-port", strconv.Itoa(p), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-auth-clients", "no")
+	s.tlsPort = p
+	return s
+}
+
+// TLSAddr is host:port of the TLS listener of a StartTLS server.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
 
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }

@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +78,38 @@ func TestDecisionsAreRecordedWithoutSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Without a format chosen, bridle writes its canonical decision lines as
+// JSON objects when stderr is not a terminal (here a pipe, as under a
+// container runtime or journald), one per line, with the documented fields.
+func TestDecisionLinesAreJSONByDefault(t *testing.T) {
+	up := newUpstream(t, "api.github.com")
+	g := startGateway(t, gatewayOpts{
+		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up}},
+		env:        []string{"BRIDLE_LOG_FORMAT="}, // unset: the default
+	})
+	if s, body, _ := g.curl("-x", g.agentProxy().String(), "https://api.github.com/repos/acme/api"); s != 200 {
+		t.Fatalf("request: %d %s", s, body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(g.out.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "decision" || m["phase"] != "request" {
+				continue
+			}
+			for _, k := range []string{"time", "level", "decision_id", "decision", "reason", "agent", "connector", "action", "rule", "method", "host", "path"} {
+				if _, ok := m[k]; !ok {
+					t.Errorf("decision line without %q: %s", k, line)
+				}
+			}
+			if m["decision"] != "allow" || m["level"] != "INFO" || m["action"] != "github.repo.get" {
+				t.Errorf("decision line %s", line)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no JSON decision line in:\n%s", g.out.String())
 }

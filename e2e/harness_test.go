@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	// The tests read bridle's decision lines as text (key=value); one
+	// test checks the default, JSON when stderr is not a terminal.
+	os.Setenv("BRIDLE_LOG_FORMAT", "text")
 	wd, _ := os.Getwd()
 	repoRoot = filepath.Dir(wd)
 	var missing []string

@@ -18,7 +18,7 @@ func newServeCmd() *cobra.Command {
 			"to the state dir. Envoys are started by you (sidecars, gateways, another host).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(logLevel, logFormat)
+			log, err := newLogger(os.Stderr, logLevel, logFormat, os.Getenv)
 			if err != nil {
 				return err
 			}
@@ -35,6 +35,6 @@ func newServeCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&role, "role", "all", "all, xds (control plane only) or authz (decision service, access logs and API)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", logFormatHelp)
 	return cmd
 }

@@ -2,13 +2,16 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // bridleRun runs `bridle run` with args and returns stdout and the exit
@@ -155,5 +158,42 @@ print(json.dumps(out))
 	}
 	if !strings.Contains(string(got["denied"]), "403") {
 		t.Errorf("unconfigured host: %s, want a 403 ProxyError", got["denied"])
+	}
+}
+
+// `bridle run` hands the agent its terminal: stdin reaches it, and a
+// signal sent to `bridle run` (a Ctrl-C, a supervisor's SIGTERM) reaches
+// the agent itself, which decides how to exit.
+func TestBridleRunPassesStdinAndSignals(t *testing.T) {
+	g, _ := githubGateway(t)
+	cmd := exec.Command(bridleBin, "run", "--config", g.config, "--", "sh", "-c", `read line; echo "got $line"`)
+	cmd.Stdin = strings.NewReader("hello agent\n")
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != "got hello agent" {
+		t.Errorf("stdin through bridle run: %q, %v", out, err)
+	}
+
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd = exec.Command(bridleBin, "run", "--config", g.config, "--", "sh", "-c",
+		`trap 'echo got TERM; exit 3' TERM; touch "$0"; while :; do sleep 0.05; done`, ready)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the agent did not start")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stdout.String(), "got TERM") {
+		t.Errorf("SIGTERM to bridle run: %v, output %q; want the agent's own trap to answer (exit 3)", err, stdout.String())
 	}
 }

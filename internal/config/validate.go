@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -266,7 +267,7 @@ func (v *validator) upstream(path string, w wireConnector, c *Connector) {
 		}
 	}
 	if w.UpstreamCA != "" {
-		pemBytes, err := os.ReadFile(v.cfg.Path(w.UpstreamCA))
+		pemBytes, err := readSmallFile(v.cfg.Path(w.UpstreamCA))
 		switch {
 		case err != nil:
 			v.errorf(path+".upstream_ca", "reading upstream_ca: %v", err)
@@ -368,6 +369,35 @@ func (v *validator) redis(w wireRedis) {
 	v.cfg.Redis = r
 }
 
+// maxFileSize bounds a certificate file the config names.
+const maxFileSize = 1 << 20
+
+// readSmallFile reads a file the config names (a CA, a certificate, a
+// key): a regular file of at most 1 MiB. A FIFO or /dev/stdin would block
+// the loader, and /dev/zero or a huge file would exhaust it.
+func readSmallFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than 1 MiB", path)
+	}
+	return b, nil
+}
+
 // redisTLS reads the TLS files of the redis block (paths relative to the
 // config file) and checks they hold what they should.
 func (v *validator) redisTLS(w wireRedis, r *Redis, remote bool) {
@@ -380,7 +410,7 @@ func (v *validator) redisTLS(w wireRedis, r *Redis, remote bool) {
 	}
 	r.TLS, r.TLSServerName = true, w.TLSServerName
 	read := func(field, file string) []byte {
-		b, err := os.ReadFile(v.cfg.Path(file))
+		b, err := readSmallFile(v.cfg.Path(file))
 		if err != nil {
 			v.errorf("redis."+field, "reading %s: %v", field, err)
 			return nil

@@ -68,10 +68,13 @@ func TestRedisTLSWithPrivateCA(t *testing.T) {
 func TestRedisTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "notpem.txt"), []byte("hello"), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "big.pem"), make([]byte, 2<<20), 0o600))
 	tests := []struct{ redis, want string }{
 		{"{tls_ca: ./notpem.txt}", "need a url, sentinel or cluster"},
 		{"{url: \"redis://r:6379\", tls_ca: ./missing.pem}", "redis.tls_ca: reading tls_ca"},
 		{"{url: \"redis://r:6379\", tls_ca: ./notpem.txt}", "tls_ca ./notpem.txt holds no PEM certificate"},
+		{"{url: \"redis://r:6379\", tls_ca: /dev/zero}", "/dev/zero is not a regular file"}, // would never end
+		{"{url: \"redis://r:6379\", tls_ca: ./big.pem}", "big.pem is larger than 1 MiB"},
 		{"{url: \"redis://r:6379\", tls_cert: ./notpem.txt}", "give tls_cert and tls_key together"},
 		{"{url: \"redis://r:6379\", tls_cert: ./notpem.txt, tls_key: ./notpem.txt}", "redis.tls_cert: tls_cert ./notpem.txt and tls_key ./notpem.txt"},
 	}

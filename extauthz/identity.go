@@ -89,8 +89,11 @@ func validToken(t string) bool {
 type Agents struct {
 	names  map[string]bool
 	hashes []tokenHash
-	held   map[string]bool // agent + "#" + fingerprint of each token
+	held   map[heldToken]bool
 }
+
+// heldToken is an agent and the fingerprint of one of its tokens.
+type heldToken struct{ agent, fp string }
 
 type tokenHash struct {
 	sum   [32]byte
@@ -99,12 +102,12 @@ type tokenHash struct {
 
 // NewAgents indexes agents by name and token hash.
 func NewAgents(agents map[string][][32]byte) *Agents {
-	a := &Agents{names: make(map[string]bool, len(agents)), held: map[string]bool{}}
+	a := &Agents{names: make(map[string]bool, len(agents)), held: map[heldToken]bool{}}
 	for name, sums := range agents {
 		a.names[name] = true
 		for _, s := range sums {
 			a.hashes = append(a.hashes, tokenHash{sum: s, agent: name})
-			a.held[name+"#"+hex.EncodeToString(s[:fingerprintLen])] = true
+			a.held[heldToken{name, hex.EncodeToString(s[:fingerprintLen])}] = true
 		}
 	}
 	return a
@@ -113,7 +116,7 @@ func NewAgents(agents map[string][][32]byte) *Agents {
 // Holds reports whether agent still has the token of fingerprint fp: a
 // token removed from the config (revoked) cuts the tunnels it opened at
 // their next request.
-func (a *Agents) Holds(agent, fp string) bool { return a.held[agent+"#"+fp] }
+func (a *Agents) Holds(agent, fp string) bool { return a.held[heldToken{agent, fp}] }
 
 // Exists reports whether an agent of that name is configured; removing an
 // agent from the config cuts its open tunnels at their next request.
@@ -203,8 +206,10 @@ func parseCarried(v string) (string, credentialRef, bool) {
 	if len(r) != 2+2*fingerprintLen || r[1] != ':' || (r[0] != credAgentToken && r[0] != credDecisionToken) {
 		return "", "", false
 	}
-	if _, err := hex.DecodeString(r.fp()); err != nil {
-		return "", "", false
+	for _, c := range []byte(r.fp()) { // lower-case hex, as fingerprint writes it
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", "", false
+		}
 	}
 	return agent, r, true
 }

@@ -103,3 +103,33 @@ func TestAgentsAuthenticate(t *testing.T) {
 		t.Error("Exists")
 	}
 }
+
+func TestParseCarried(t *testing.T) {
+	tests := []struct {
+		in    string
+		agent string
+		kind  byte
+		ok    bool
+	}{
+		{"demo#t:fb78d515fa3d5947", "demo", 't', true},
+		{"demo#d:0123456789abcdef", "demo", 'd', true},
+		{"a#b#t:0123456789abcdef", "a#b", 't', true}, // the last # separates
+		{"demo", "", 0, false},
+		{"-", "", 0, false},
+		{"#t:0123456789abcdef", "", 0, false},
+		{"demo#x:0123456789abcdef", "", 0, false},
+		{"demo#t:0123456789ABCDEF", "", 0, false},
+		{"demo#t:0123456789abcde", "", 0, false},
+		{"demo#t:0123456789abcdefa", "", 0, false},
+		{"demo#t-0123456789abcdef", "", 0, false},
+	}
+	for _, tt := range tests {
+		agent, ref, ok := parseCarried(tt.in)
+		if ok != tt.ok || agent != tt.agent || ref.kind() != tt.kind {
+			t.Errorf("parseCarried(%q) = %q, %q, %v", tt.in, agent, ref, ok)
+		}
+		if ok && carried(agent, ref) != tt.in {
+			t.Errorf("carried(parseCarried(%q)) = %q", tt.in, carried(agent, ref))
+		}
+	}
+}

@@ -107,7 +107,7 @@ func NewAgents(agents map[string][][32]byte) *Agents {
 		a.names[name] = true
 		for _, s := range sums {
 			a.hashes = append(a.hashes, tokenHash{sum: s, agent: name})
-			a.held[heldToken{name, hex.EncodeToString(s[:fingerprintLen])}] = true
+			a.held[heldToken{name, fingerprintOf(s)}] = true
 		}
 	}
 	return a
@@ -127,6 +127,13 @@ func (a *Agents) Exists(name string) bool { return a.names[name] }
 // time, without early exit, so timing reveals nothing about which hash (or
 // how much of one) matched. The claimed user, if any, must be that agent.
 func (a *Agents) Authenticate(c Credentials) (string, bool) {
+	agent, _, ok := a.authenticate(c)
+	return agent, ok
+}
+
+// authenticate is Authenticate, also naming the token it matched (for the
+// tunnel identity), from the hash it computed anyway.
+func (a *Agents) authenticate(c Credentials) (string, credentialRef, bool) {
 	sum := sha256.Sum256([]byte(c.Token))
 	match := -1
 	for i := range a.hashes {
@@ -135,13 +142,13 @@ func (a *Agents) Authenticate(c Credentials) (string, bool) {
 		}
 	}
 	if match < 0 {
-		return "", false
+		return "", "", false
 	}
 	agent := a.hashes[match].agent
 	if c.User != "" && c.User != agent {
-		return "", false
+		return "", "", false
 	}
-	return agent, true
+	return agent, credentialRef(string(credAgentToken) + ":" + fingerprintOf(sum)), true
 }
 
 // A tunnel carries from its CONNECT who opened it, and with what: Envoy
@@ -161,10 +168,10 @@ const (
 )
 
 // fingerprint names a credential without revealing it.
-func fingerprint(secret string) string {
-	s := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(s[:fingerprintLen])
-}
+func fingerprint(secret string) string { return fingerprintOf(sha256.Sum256([]byte(secret))) }
+
+// fingerprintOf is the fingerprint of a credential of SHA-256 sum.
+func fingerprintOf(sum [32]byte) string { return hex.EncodeToString(sum[:fingerprintLen]) }
 
 func newCredentialRef(kind byte, secret string) credentialRef {
 	return credentialRef(string(kind) + ":" + fingerprint(secret))

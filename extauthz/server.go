@@ -357,23 +357,20 @@ func (s *Server) authenticate(snap *Snapshot, in request, d *Decision) bool {
 		d.Reason = ReasonUnauthenticated
 		return false
 	}
-	agent, ok := snap.Agents.Authenticate(creds)
-	d.cred = newCredentialRef(credAgentToken, creds.Token)
+	agent, cred, ok := snap.Agents.authenticate(creds)
 	if !ok && s.tokens != nil && strings.Count(creds.Token, ".") == 2 {
 		// A decision token identifies its agent for one action: the
 		// request must carry the same token, which it spends (bound), and
 		// the policy still applies.
 		if a, err := s.tokens.Identify(creds.Token); err == nil && snap.Agents.Exists(a) && (creds.User == "" || creds.User == a) {
-			agent, ok = a, true
-			d.cred = newCredentialRef(credDecisionToken, creds.Token)
+			agent, cred, ok = a, newCredentialRef(credDecisionToken, creds.Token), true
 		}
 	}
 	if !ok {
-		d.cred = ""
 		d.Reason = ReasonUnauthenticated
 		return false
 	}
-	d.Agent = agent
+	d.Agent, d.cred = agent, cred
 	return true
 }
 

@@ -45,12 +45,11 @@ type ApprovalStore interface {
 // TokenChecker verifies one-time decision tokens.
 type TokenChecker interface {
 	// Check verifies token's signature and expiry and that it was issued
-	// for exactly this agent and action hash, without using its nonce.
-	Check(token, agent, specHash string) error
-	// Use verifies token for exactly this agent and action hash and marks
-	// its nonce used. It errors with ErrTokenReplayed for a second use and
-	// another error for anything else wrong.
-	Use(ctx context.Context, token, agent, specHash string) error
+	// for exactly this agent and action hash, without using its nonce, and
+	// returns use, which marks the nonce used: it errors with
+	// ErrTokenReplayed for a second use, with ErrStore when the nonce store
+	// does not answer, and with another error for an unknown nonce.
+	Check(token, agent, specHash string) (use func(context.Context) error, err error)
 	// Identify verifies a decision token's signature and expiry (not its
 	// nonce) and returns its agent: Bridle's own API presents one as the
 	// proxy credential when it executes an action for that agent.
@@ -84,10 +83,7 @@ func (s *Server) approve(ctx context.Context, in request, a connectors.Action, r
 		return nil, false
 	}
 	if tok := in.headers[headerDecisionToken]; tok != "" {
-		if !s.checkToken(tok, hash, d) {
-			return nil, false
-		}
-		return func() bool { return s.useToken(ctx, tok, hash, d) }, true
+		return s.tokenGrant(ctx, tok, hash, d)
 	}
 	if s.approvals == nil {
 		d.Reason = ReasonStoreUnavailable // miswired: fail closed
@@ -168,29 +164,27 @@ func (s *Server) bindToken(ctx context.Context, in request, a connectors.Action,
 		d.Reason, d.Detail = ReasonPolicyError, err.Error()
 		return nil, false
 	}
-	tok := in.headers[headerDecisionToken]
-	if !s.checkToken(tok, hash, d) {
-		return nil, false
-	}
-	return func() bool { return s.useToken(ctx, tok, hash, d) }, true
+	return s.tokenGrant(ctx, in.headers[headerDecisionToken], hash, d)
 }
 
-// checkToken verifies a decision token for this agent and action without
-// spending its nonce.
-func (s *Server) checkToken(tok, hash string, d *Decision) bool {
+// tokenGrant verifies a decision token for this agent and action without
+// spending its nonce, and returns the step that spends it.
+func (s *Server) tokenGrant(ctx context.Context, tok, hash string, d *Decision) (spend func() bool, ok bool) {
 	if s.tokens == nil {
 		d.Reason = ReasonTokenInvalid
-		return false
+		return nil, false
 	}
-	if err := s.tokens.Check(tok, d.Agent, hash); err != nil {
+	use, err := s.tokens.Check(tok, d.Agent, hash)
+	if err != nil {
 		d.Reason, d.Detail = ReasonTokenInvalid, err.Error()
-		return false
+		return nil, false
 	}
-	return true
+	return func() bool { return spendToken(ctx, use, d) }, true
 }
 
-func (s *Server) useToken(ctx context.Context, tok, hash string, d *Decision) bool {
-	switch err := s.tokens.Use(ctx, tok, d.Agent, hash); {
+// spendToken marks a checked token's nonce used.
+func spendToken(ctx context.Context, use func(context.Context) error, d *Decision) bool {
+	switch err := use(ctx); {
 	case err == nil:
 		d.Approver = "decision-token"
 		return true
@@ -252,8 +246,15 @@ type timedTokens struct {
 	m Metrics
 }
 
-func (t timedTokens) Use(ctx context.Context, token, agent, specHash string) error {
-	start := time.Now()
-	defer func() { t.m.StoreCall(StoreNonce, time.Since(start)) }()
-	return t.TokenChecker.Use(ctx, token, agent, specHash)
+func (t timedTokens) Check(token, agent, specHash string) (func(context.Context) error, error) {
+	use, err := t.TokenChecker.Check(token, agent, specHash)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		defer t.time(time.Now())
+		return use(ctx)
+	}, nil
 }
+
+func (t timedTokens) time(start time.Time) { t.m.StoreCall(StoreNonce, time.Since(start)) }

@@ -67,25 +67,23 @@ func (f *fakeApprovals) Wait(ctx context.Context, _ string) (string, error) {
 }
 
 // fakeTokens answers with err: from Check unless it is one only the
-// nonce's use can give (replayed, store down), then from Use. used counts
+// nonce's use can give (replayed, store down), then from that use. used counts
 // the nonces spent.
 type fakeTokens struct {
 	err  error
 	used *int
 }
 
-func (f fakeTokens) Check(string, string, string) error {
-	if errors.Is(f.err, ErrTokenReplayed) || errors.Is(f.err, ErrStore) {
-		return nil
+func (f fakeTokens) Check(string, string, string) (func(context.Context) error, error) {
+	if !errors.Is(f.err, ErrTokenReplayed) && !errors.Is(f.err, ErrStore) && f.err != nil {
+		return nil, f.err
 	}
-	return f.err
-}
-
-func (f fakeTokens) Use(context.Context, string, string, string) error {
-	if f.used != nil {
-		*f.used++
-	}
-	return f.err
+	return func(context.Context) error {
+		if f.used != nil {
+			*f.used++
+		}
+		return f.err
+	}, nil
 }
 func (f fakeTokens) Identify(string) (string, error) { return "", errors.New("not a credential") }
 

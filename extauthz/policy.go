@@ -9,9 +9,9 @@ import (
 )
 
 // permitted evaluates the policy (deny > require_approval > allow > default
-// deny). Only an allow continues; an evaluation error denies with 503.
-// permitted applies the policy. For a require_approval action it may return
-// spend, to run once the rate limit has admitted the request (approve).
+// deny). Only an allow continues; an evaluation error denies with 503. For a
+// require_approval action it may return spend, to run once the rate limit
+// has admitted the request (approve).
 func (s *Server) permitted(ctx context.Context, snap *Snapshot, in request, a connectors.Action, d *Decision) (spend func() bool, ok bool) {
 	start := time.Now()
 	defer func() { s.metrics.PolicyEval(time.Since(start)) }()

@@ -149,24 +149,20 @@ func (c tokenChecker) Identify(token string) (string, error) {
 	return claims.Agent, nil
 }
 
-func (c tokenChecker) Check(token, agent, hash string) error {
+// Check verifies the signature once; use only spends the nonce.
+func (c tokenChecker) Check(token, agent, hash string) (func(context.Context) error, error) {
 	claims, err := c.keys.Verify(token, time.Now())
-	if err != nil {
-		return err
+	if err == nil {
+		err = claims.Matches(agent, hash)
 	}
-	return claims.Matches(agent, hash)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return c.useNonce(ctx, claims.Nonce) }, nil
 }
 
-func (c tokenChecker) Use(ctx context.Context, token, agent, hash string) error {
-	now := time.Now()
-	claims, err := c.keys.Verify(token, now)
-	if err != nil {
-		return err
-	}
-	if err := claims.Matches(agent, hash); err != nil {
-		return err
-	}
-	fresh, err := c.nonces.Use(ctx, claims.Nonce)
+func (c tokenChecker) useNonce(ctx context.Context, nonce string) error {
+	fresh, err := c.nonces.Use(ctx, nonce)
 	if errors.Is(err, redis.ErrUnknownNonce) {
 		return err // token_invalid: never issued, or Redis lost its data since
 	}

@@ -25,9 +25,9 @@ func approvalGateway(t *testing.T, hold, timeout string) (*gateway, *upstream) {
 	t.Helper()
 	up := newUpstream(t, "api.github.com")
 	// The embedded Redis runs inside bridle; on a loaded 2-core CI machine
-	// one of its operations can miss the 50 ms default and turn a retry into
-	// 503 store_unavailable (fail closed, correctly). These tests are about
-	// approval semantics, so they allow it 1 s; the fault tests keep 50 ms.
+	// one of its operations can run long and turn a retry into 503
+	// store_unavailable (fail closed, correctly). These tests are about
+	// approval semantics, so they allow it 1 s (its default is 500 ms).
 	g := startGateway(t, gatewayOpts{policy: approvalPolicy,
 		extraYAML:  "approvals: {hold: " + hold + ", timeout: " + timeout + "}\nredis: {op_timeout: 1s}",
 		connectors: []connector{{name: "github", typ: "github", host: "api.github.com", up: up, credHeader: "Authorization", credValue: "Bearer x"}}})
